@@ -1,0 +1,17 @@
+"""videomla: multi-head latent attention (VideoMLA) for autoregressive, chunk-by-chunk video diffusion.
+
+Modules, in reading order (each is exported from the notebook of the same name in nbs/):
+
+- `videomla.config`   -- VideoMLAConfig, presets, and the KV-cache arithmetic
+- `videomla.spectral` -- spectra, energy and effective rank of attention operators; a Wan checkpoint reader
+- `videomla.mla`      -- DenseAttention and LatentAttention (naive and absorbed), conversion from dense
+- `videomla.rope`     -- Wan's 3D-RoPE and VideoMLA's decoupled, window-relative variant
+- `videomla.kernel`   -- the fused latent-attention kernel (Triton, imported only there) and its dispatcher
+- `videomla.cache`    -- the preallocated sink + window latent and dense KV caches
+- `videomla.cli`      -- the `videomla` console command
+
+`import videomla` is light: it imports only the config; import the other modules by name.
+"""
+__version__ = "0.1.0"
+
+from .config import VideoMLAConfig, kv_cache_bytes, kv_scalars_per_token
