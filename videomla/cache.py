@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .config import VideoMLAConfig
+from .rope import video_positions
 
 # %% auto #0
 __all__ = ['frame_slot', 'context_frames', 'LatentKVCache', 'DenseKVCache']
@@ -39,10 +40,9 @@ def _runs(slots: list) -> list:
 
 def _positions(t: torch.Tensor, grid_hw: tuple) -> torch.Tensor:
     "(t, y, x) of every token of frames with temporal coordinates `t` (n,), row-major inside a frame: (n*P, 3)."
-    (gh, gw), n = grid_hw, len(t)
-    y = torch.arange(gh, device=t.device).repeat_interleave(gw).repeat(n)  # (n*P,)
-    x = torch.arange(gw, device=t.device).repeat(gh * n)                   # (n*P,)
-    return torch.stack([t.repeat_interleave(gh * gw), y, x], -1)
+    pos = video_positions(len(t), *grid_hw, device=t.device)              # 03_rope3d's grid, t = 0..n-1
+    pos[:, 0] = t.repeat_interleave(grid_hw[0] * grid_hw[1])              # each frame's own coordinate
+    return pos
 
 # %% ../nbs/05_cache.ipynb #c015
 class _SlotMap:

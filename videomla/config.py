@@ -5,7 +5,8 @@
 # %% ../nbs/00_config.ipynb #c003
 from __future__ import annotations
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
 import torch
@@ -49,7 +50,10 @@ class VideoMLAConfig:
     freq_dim: int = 256             # sinusoidal time-embedding width
     eps: float = 1e-6               # RMSNorm epsilon
 
-    def __post_init__(self): _validate(self)
+    def __post_init__(self):
+        for f in ('rope_pairs', 'patch_size'):                  # lists become tuples: the config stays hashable
+            if isinstance(getattr(self, f), list): object.__setattr__(self, f, tuple(getattr(self, f)))
+        _validate(self)
 
 # %% ../nbs/00_config.ipynb #c009
 _POSITIVE = ('dim n_heads head_dim n_layers ffn_dim kv_lora_rank q_lora_rank qk_nope_head_dim qk_rope_head_dim '
@@ -133,12 +137,12 @@ VideoMLAConfig.tiny = classmethod(_tiny)
 VideoMLAConfig.replace = lambda self, **kw: replace(self, **kw)
 
 # %% ../nbs/00_config.ipynb #c019
-TOLERANCES = {  # dtype -> (atol, rtol) for torch.testing.assert_close
+TOLERANCES = MappingProxyType({  # dtype -> (atol, rtol) for torch.testing.assert_close; read-only
     torch.float64: (1e-10, 1e-10),
     torch.float32: (1e-5, 1e-5),
     torch.float16: (2e-3, 2e-3),
     torch.bfloat16: (2e-2, 2e-2),
-}
+})
 
 def tolerance(dtype: torch.dtype) -> dict:
     "`atol` and `rtol` for comparing tensors computed in `dtype`."
@@ -179,6 +183,8 @@ def latent_frames(cfg: VideoMLAConfig, seconds: float) -> int:
 def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int, policy: Literal['full', 'window'] = 'window',
                  include_chunk: bool = False) -> int:
     "Latent frames held in the cache after `n_latent_frames`: all of them ('full') or sink + window ('window')."
+    if not (isinstance(n_latent_frames, int) and n_latent_frames >= 0):
+        raise ValueError(f'n_latent_frames: must be an int >= 0, got {n_latent_frames!r}')
     if policy == 'full': return n_latent_frames
     if policy != 'window': raise ValueError(f"policy: must be 'full' or 'window', got {policy!r}")
     held = min(n_latent_frames, cfg.sink_frames + cfg.window_frames)
@@ -186,6 +192,8 @@ def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int, policy: Literal['ful
 
 def frames_to_tokens(cfg: VideoMLAConfig, n_latent_frames: int) -> int:
     "Tokens in `n_latent_frames` latent frames."
+    if not (isinstance(n_latent_frames, int) and n_latent_frames >= 0):
+        raise ValueError(f'n_latent_frames: must be an int >= 0, got {n_latent_frames!r}')
     return n_latent_frames * cfg.tokens_per_frame
 
 # %% ../nbs/00_config.ipynb #c032

@@ -257,6 +257,7 @@ def _forward(self: CausalVideoDiT, x: Tensor,  # (B, F, C, H, W) noisy latents, 
     "Whole-clip block-causal forward (training form): chunk-causal + sink + window, per-query-chunk positions."
     B, Fr = self._check_video(x)
     e, e0 = self._embed_time(_frame_times(t, B, Fr, x.device))
+    if cond is not None and cross_kv is not None: raise ValueError('cond, cross_kv: pass one of them, not both')
     cross_kv = self.encode_condition(cond) if cross_kv is None else cross_kv
     plan = _clip_plan(self.cfg, Fr, positions, x.dtype, x.device)
     attend = partial(_clip_attend, plan=plan, tokens_per_frame=self.cfg.tokens_per_frame)
