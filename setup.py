@@ -38,6 +38,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['videomla', 'videomla.*']),
     include_package_data=True,
+    package_data={'videomla': ['checkpoints/*.safetensors', 'checkpoints/*.json', 'checkpoints/*.md']},  # trained tiny models
     install_requires=requirements,
     extras_require=extras,
     python_requires='>=' + min_python,
