@@ -3,11 +3,17 @@
 Modules, in reading order (each is exported from the notebook of the same name in nbs/):
 
 - `videomla.config`   -- VideoMLAConfig, presets, and the KV-cache arithmetic
-- `videomla.spectral` -- spectra, energy and effective rank of attention operators; a Wan checkpoint reader
+- `videomla.spectral` -- spectra, energy and effective rank of attention operators; safetensors and Wan readers
 - `videomla.mla`      -- DenseAttention and LatentAttention (naive and absorbed), conversion from dense
 - `videomla.rope`     -- Wan's 3D-RoPE and VideoMLA's decoupled, window-relative variant
 - `videomla.kernel`   -- the fused latent-attention kernel (Triton, imported only there) and its dispatcher
 - `videomla.cache`    -- the preallocated sink + window latent and dense KV caches
+- `videomla.model`    -- CausalVideoDiT, Wan-style, with dense or latent self-attention
+- `videomla.rollout`  -- chunk-by-chunk few-step sampling with the cache (Self-Forcing schedule)
+- `videomla.data`     -- the tiny world: procedurally generated videos with ground truth
+- `videomla.train`    -- teacher forcing, checkpoints (safetensors), MLA conversion of a trained model
+- `videomla.evaluate` -- long-horizon quality metrics measured against the tiny world's ground truth
+- `videomla.demo`     -- a streaming GIF writer and `videomla demo`
 - `videomla.cli`      -- the `videomla` console command
 
 `import videomla` is light: it imports only the config; import the other modules by name.
