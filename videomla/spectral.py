@@ -164,7 +164,7 @@ def paper_comparison(report: dict) -> list:
             dict(quantity='min r_0.99 / full rank (paper: lower bound)', paper=bound, ours=report['min_effective_rank'] / k),
             dict(quantity='share of layers with r_0.99 / full rank > 0.846', paper=1.0, ours=float((share > bound).double().mean()))]
 
-# %% ../nbs/01_spectral.ipynb #c065
+# %% ../nbs/01_spectral.ipynb #c068
 _DTYPES = {'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16,
            'I64': torch.int64, 'I32': torch.int32, 'I16': torch.int16, 'I8': torch.int8, 'U8': torch.uint8, 'BOOL': torch.bool}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
@@ -172,7 +172,7 @@ _ITEMSIZE = {'F64': 8, 'F32': 4, 'F16': 2, 'BF16': 2, 'I64': 8, 'I32': 4, 'I16':
              'U64': 8, 'U32': 4, 'U16': 2, 'F8_E4M3': 1, 'F8_E5M2': 1}   # every dtype the format names, for validation
 _MAX_HEADER = 100 * 2 ** 20                                                # the safetensors library's own limit
 
-# %% ../nbs/01_spectral.ipynb #c066
+# %% ../nbs/01_spectral.ipynb #c069
 def _read_header(f, label) -> tuple:
     "(header, data_start) of an open binary file, checked against the file size."
     size = f.seek(0, 2); f.seek(0)
@@ -188,7 +188,7 @@ def _read_header(f, label) -> tuple:
         if name != '__metadata__': _check_entry(name, e, size - 8 - n, label)
     return header, 8 + n
 
-# %% ../nbs/01_spectral.ipynb #c067
+# %% ../nbs/01_spectral.ipynb #c070
 def _check_entry(name, e, data_len, label):
     "One header entry: a known dtype, a shape of ints >= 0, and offsets inside the data that match the shape."
     bad = lambda why: ValueError(f'{label}: corrupt safetensors header: tensor {name!r} {why}')
@@ -201,7 +201,7 @@ def _check_entry(name, e, data_len, label):
     if offs[1] - offs[0] != math.prod(shape) * _ITEMSIZE[e['dtype']]:
         raise bad(f'has {offs[1] - offs[0]} bytes for shape {shape} of {e["dtype"]}')
 
-# %% ../nbs/01_spectral.ipynb #c068
+# %% ../nbs/01_spectral.ipynb #c071
 def _read_tensor(f, e, data_start, name, label):
     "Read one tensor's bytes (only those) with a seek, into a tensor that owns them."
     if e['dtype'] not in _DTYPES:
@@ -218,7 +218,7 @@ def _read_tensor(f, e, data_start, name, label):
     # subtle: safetensors is little-endian and frombuffer reads native order: fine on x86 and ARM, wrong on big-endian hosts
     return torch.frombuffer(buf, dtype=_DTYPES[e['dtype']]).reshape(e['shape'])
 
-# %% ../nbs/01_spectral.ipynb #c069
+# %% ../nbs/01_spectral.ipynb #c072
 def read_safetensors_header(src) -> dict:
     "The validated JSON header of a safetensors file (path or open binary file): {name: {dtype, shape, data_offsets}}."
     if hasattr(src, 'read'): return _read_header(src, getattr(src, 'name', 'file'))[0]
@@ -237,14 +237,14 @@ def load_safetensors(src, keys=None, dtype: torch.dtype | None = None) -> dict:
     out = {k: _read_tensor(src, header[k], start, k, label) for k in sorted(keys, key=lambda k: header[k]['data_offsets'][0])}
     return {k: out[k] if dtype is None else out[k].to(dtype) for k in keys}
 
-# %% ../nbs/01_spectral.ipynb #c071
+# %% ../nbs/01_spectral.ipynb #c074
 def _tensor_bytes(t):
     "The raw little-endian bytes of a CPU tensor, without numpy."
     buf = bytearray(t.numel() * t.element_size())
     if buf: torch.frombuffer(buf, dtype=torch.uint8).copy_(t.reshape(-1).view(torch.uint8))
     return buf
 
-# %% ../nbs/01_spectral.ipynb #c072
+# %% ../nbs/01_spectral.ipynb #c075
 def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
     "Write `tensors` {name: tensor} to a safetensors file at `path`, with optional {str: str} `metadata`."
     header, blobs, offset = {}, [], 0
@@ -264,12 +264,12 @@ def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
         f.write(len(raw).to_bytes(8, 'little')); f.write(raw)
         for t in blobs: f.write(_tensor_bytes(t))
 
-# %% ../nbs/01_spectral.ipynb #c080
+# %% ../nbs/01_spectral.ipynb #c083
 def wan_self_attn_keys(n_layers: int = 30) -> list:
     "Wan2.1's official names of the self-attention q/k/v/o weights and biases of blocks 0..n_layers-1."
     return [f'blocks.{i}.self_attn.{m}.{p}' for i in range(n_layers) for m in 'qkvo' for p in ('weight', 'bias')]
 
-# %% ../nbs/01_spectral.ipynb #c082
+# %% ../nbs/01_spectral.ipynb #c085
 def _checkpoint_file(path):
     "A folder resolves to its one *.safetensors.index.json, else its one *.safetensors file."
     path = Path(path)
@@ -290,7 +290,7 @@ def _missing_error(path, want, found, n_layers, prefix=''):
                       f'expected self-attention tensors are missing.\n  expected: {prefix}blocks.{{0..{n_layers - 1}}}.self_attn.{{q,k,v,o}}.{{weight,bias}}, '
                       f'e.g. missing {missing[:3]}\n  found: {len(found)} tensors, e.g. {sorted(found)[:6]}{hint}')
 
-# %% ../nbs/01_spectral.ipynb #c083
+# %% ../nbs/01_spectral.ipynb #c086
 def _shard_plan(path, want, n_layers, prefix=''):
     "{shard file: [keys]} for the wanted keys, from an index's weight_map or a single file's header."
     if path.name.endswith('.json'):
@@ -305,7 +305,7 @@ def _shard_plan(path, want, n_layers, prefix=''):
     for k in want: plan.setdefault(path.parent / wmap[k] if wmap else path, []).append(k)
     return plan
 
-# %% ../nbs/01_spectral.ipynb #c084
+# %% ../nbs/01_spectral.ipynb #c087
 def load_wan_self_attn(path, cfg: VideoMLAConfig | None = None, dtype: torch.dtype | None = None, prefix: str = '') -> dict:
     "The self-attention q/k/v/o weights and biases of a Wan2.1 DiT safetensors checkpoint (file, index or folder), only."
     cfg = cfg or VideoMLAConfig.wan_1_3b()
