@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .config import VideoMLAConfig, kv_scalars_per_token
-from .mla import chunk_mask, latent_attend
+from .mla import chunk_mask, latent_attend, _check_frames
 from .rope import apply_rope
 
 try:
@@ -28,19 +28,20 @@ except ImportError:  # subtle: only the decorator and annotations must resolve; 
     HAS_TRITON = False
 
 # %% ../nbs/04_kernel.ipynb #c008
-def _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T):
-    "Validate how a call specifies its mask: frame ids, a bool mask, or nothing."
+def _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T, sink_frames=0, window_frames=None):
+    "Validate how a call specifies its mask: frame ids (02_mla's rules, for both paths), a bool mask, or nothing."
     if mask is not None and (q_frame is not None or k_frame is not None):
         raise ValueError('latent_attention: pass either mask or (q_frame, k_frame), not both')
     if (q_frame is None) != (k_frame is None): raise ValueError('latent_attention: q_frame and k_frame go together')
     if q_frame is None: return
     if frames_per_chunk is None: raise ValueError('latent_attention: frame ids need frames_per_chunk')
+    _check_frames('latent_attention', q_frame, k_frame, frames_per_chunk, sink_frames, window_frames)
     if q_frame.shape != (S,) or k_frame.shape != (T,):
         raise ValueError(f'latent_attention: q_frame must be ({S},) and k_frame ({T},), got {tuple(q_frame.shape)}, {tuple(k_frame.shape)}')
 
 def _frames_mask(q_frame, k_frame, frames_per_chunk, sink_frames, window_frames, mask, S, T):
     "The (S, T) bool mask of a call: from frame ids, or the given mask, or None (every key visible)."
-    _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T)
+    _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T, sink_frames, window_frames)
     if q_frame is None: return mask
     return chunk_mask(q_frame, k_frame, frames_per_chunk, sink_frames, window_frames)
 
@@ -289,14 +290,15 @@ def latent_attention(q_lat: Tensor,  # (B, S, H, C) absorbed NoPE queries
                     ) -> Tensor:  # (B, S, H, C) in q_lat's dtype
     "Absorbed latent attention: the fused Triton kernel on CUDA tensors (or interpreted), the reference otherwise."
     S, T = q_lat.shape[1], c_kv.shape[1]
-    _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T)
+    _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T, sink_frames, window_frames)
     needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q_lat, q_rope, c_kv, k_rope))
     if interpret and not HAS_TRITON: raise ImportError('latent_attention: interpret=True needs triton (pip install triton)')
     if needs_grad or not HAS_TRITON or q_lat.dtype == torch.float64 or not (q_lat.is_cuda or interpret):
         return latent_attention_ref(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, q_frame, k_frame,
                                     frames_per_chunk, sink_frames, window_frames, mask)
     cos_k, sin_k = cos_k.float().contiguous(), sin_k.float().contiguous()   # tables may come in the model's dtype
-    return _launch(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, q_frame, k_frame, frames_per_chunk or 1,
+    return _launch(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, q_frame, k_frame,
+                   1 if frames_per_chunk is None else frames_per_chunk,   # unused without frame ids
                    sink_frames, window_frames, mask, interpret=interpret)
 
 # %% ../nbs/04_kernel.ipynb #c061

@@ -32,6 +32,18 @@ class RMSNorm(nn.Module):
         return (xf * torch.rsqrt(xf.square().mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
 
 # %% ../nbs/02_mla.ipynb #c010
+def _check_frames(fn: str, q_frame, k_frame, frames_per_chunk, sink_frames, window_frames):
+    "The rules every frame-id mask obeys (shared with the kernel's launcher, so both paths accept the same input)."
+    for name, f in (('q_frame', q_frame), ('k_frame', k_frame)):
+        if not isinstance(f, Tensor) or f.ndim != 1 or f.dtype.is_floating_point or f.dtype == torch.bool:
+            raise ValueError(f'{fn}: {name} must be a 1-D integer tensor, got {getattr(f, "dtype", type(f))} {tuple(getattr(f, "shape", ()))}')
+        if len(f) and int(f.min()) < 0: raise ValueError(f'{fn}: {name} must hold frame ids >= 0, got min {int(f.min())}')
+    if not (isinstance(frames_per_chunk, int) and frames_per_chunk >= 1):
+        raise ValueError(f'{fn}: frames_per_chunk must be an int >= 1, got {frames_per_chunk!r}')
+    if not (isinstance(sink_frames, int) and sink_frames >= 0): raise ValueError(f'{fn}: sink_frames must be an int >= 0, got {sink_frames!r}')
+    if not (window_frames is None or (isinstance(window_frames, int) and window_frames >= 0)):
+        raise ValueError(f'{fn}: window_frames must be None or an int >= 0, got {window_frames!r}')
+
 def chunk_mask(q_frame: Tensor,  # (S,) integer latent-frame id of each query token
                k_frame: Tensor,  # (T,) integer latent-frame id of each key token
                frames_per_chunk: int,  # latent frames denoised together
@@ -39,11 +51,7 @@ def chunk_mask(q_frame: Tensor,  # (S,) integer latent-frame id of each query to
                window_frames: int | None = None,  # committed frames before the query's chunk it sees; None: all
               ) -> Tensor:  # (S, T) bool, True = visible
     "Chunk-causal visibility with an attention sink and a sliding window, from latent-frame ids."
-    for name, f in (('q_frame', q_frame), ('k_frame', k_frame)):
-        if f.ndim != 1 or f.dtype.is_floating_point or f.dtype == torch.bool:
-            raise ValueError(f'chunk_mask: {name} must be a 1-D integer tensor, got {f.dtype} {tuple(f.shape)}')
-    if not (isinstance(frames_per_chunk, int) and frames_per_chunk >= 1):
-        raise ValueError(f'chunk_mask: frames_per_chunk must be an int >= 1, got {frames_per_chunk!r}')
+    _check_frames('chunk_mask', q_frame, k_frame, frames_per_chunk, sink_frames, window_frames)
     chunk_q = q_frame[:, None] // frames_per_chunk                  # (S, 1)
     visible = k_frame[None, :] // frames_per_chunk <= chunk_q        # (S, T) chunk-causal
     if window_frames is None: return visible
@@ -68,6 +76,11 @@ def _mha(q: Tensor, k: Tensor, v: Tensor, scale: float, mask: Tensor | None) -> 
     return torch.einsum('bsht,bthd->bshd', p, v.to(dt)).to(q.dtype)
 
 def _rope_dtype(x: Tensor) -> torch.dtype: return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+def _check_table(fn: str, name: str, cos: Tensor, sin: Tensor, n: int, half: int):
+    "A RoPE table must hold one row per token: a (1, half) table would silently give every token one rotation."
+    if cos.shape != (n, half) or sin.shape != (n, half):
+        raise ValueError(f'{fn}: {name} must be ({n}, {half}), one row per token, got {tuple(cos.shape)} and {tuple(sin.shape)}')
 
 # %% ../nbs/02_mla.ipynb #c017
 class DenseAttention(nn.Module):
@@ -97,6 +110,8 @@ def _dense_forward(self: DenseAttention, x: Tensor,  # (B, S, E) query tokens
     B, S, _ = x.shape
     if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (self.n_heads, self.head_dim):
         raise ValueError(f'DenseAttention: k and v must be (B, T, {self.n_heads}, {self.head_dim}), got {tuple(k.shape)}, {tuple(v.shape)}')
+    _check_table('DenseAttention', 'cos_q/sin_q', cos_q, sin_q, S, self.head_dim // 2)
+    _check_table('DenseAttention', 'cos_k/sin_k', cos_k, sin_k, k.shape[1], self.head_dim // 2)
     q = self.norm_q(self.q(x)).unflatten(-1, (self.n_heads, self.head_dim))       # (B, S, H, D)
     q = apply_rope(q, cos_q[:, None], sin_q[:, None])
     k = apply_rope(k, cos_k[:, None], sin_k[:, None])                             # rotated at use
@@ -139,6 +154,7 @@ def _latent_queries(self: LatentAttention, x: Tensor,  # (B, S, E)
                     cos_q: Tensor, sin_q: Tensor,  # (S, R/2) RoPE of the queries (shared_rope_freqs)
                    ) -> tuple:  # c_q (B, S, Q), q_rope (B, S, H, R) rotated
     "Query latent and rotated per-head positional queries (Eqs. 3, 6)."
+    _check_table('LatentAttention', 'cos_q/sin_q', cos_q, sin_q, x.shape[1], self.rope // 2)
     c_q = self.q_norm(self.wq_a(x))                                                       # (B, S, Q)
     q_rope = self.wq_b_rope(c_q).unflatten(-1, (self.n_heads, self.rope))                 # (B, S, H, R)
     return c_q, apply_rope(q_rope, cos_q[:, None], sin_q[:, None])
@@ -159,6 +175,7 @@ def _naive(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor,  # (B
            mask: Tensor | None = None) -> Tensor:  # (B, S, E)
     "Latent attention by reconstructing per-head keys and values from the latent (Eqs. 2, 7)."
     H = self.n_heads
+    _check_table('LatentAttention', 'cos_k/sin_k', cos_k, sin_k, c_kv.shape[1], self.rope // 2)
     c_q, q_rope = self.queries(x, cos_q, sin_q)
     q_nope = self.wq_b_nope(c_q).unflatten(-1, (H, self.nope))                          # (B, S, H, D_nope)
     k_nope = self.wk_b(c_kv).unflatten(-1, (H, self.nope))                              # (B, T, H, D_nope)
@@ -183,6 +200,7 @@ def latent_attend(q_lat: Tensor,  # (B, S, H, C) absorbed NoPE queries A_h^T c_q
     if q_rope.shape[:3] != (B, S, H) or c_kv.shape[0] != B or c_kv.shape[-1] != C or k_rope.shape != (B, c_kv.shape[1], R):
         raise ValueError(f'latent_attend: shapes disagree: q_lat {tuple(q_lat.shape)}, q_rope {tuple(q_rope.shape)}, '
                          f'c_kv {tuple(c_kv.shape)}, k_rope {tuple(k_rope.shape)}')
+    _check_table('latent_attend', 'cos_k/sin_k', cos_k, sin_k, c_kv.shape[1], R // 2)
     dt = torch.promote_types(q_lat.dtype, torch.float32)
     k_rot = apply_rope(k_rope.to(dt), cos_k, sin_k)                                     # (B, T, R)
     scores = (torch.einsum('bshc,btc->bsht', q_lat.to(dt), c_kv.to(dt))

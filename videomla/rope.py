@@ -11,7 +11,7 @@ from .config import VideoMLAConfig, _wan_axis_pairs
 
 # %% auto #0
 __all__ = ['wan_axis_freqs', 'dense_rope_freqs', 'shared_rope_freqs', 'shared_rope_channels', 'video_positions',
-           'context_positions', 'rope_cos_sin', 'apply_rope', 'relative_scores']
+           'context_positions', 'rope_cos_sin', 'compute_dtype', 'apply_rope', 'relative_scores']
 
 # %% ../nbs/03_rope3d.ipynb #c007
 def _check_int(v, fn, name, minimum=0):
@@ -85,6 +85,10 @@ def rope_cos_sin(pos: Tensor,  # (..., 3) integer (or float) (t, y, x) positions
     return angle.cos().to(dtype), angle.sin().to(dtype)
 
 # %% ../nbs/03_rope3d.ipynb #c034
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    "The dtype RoPE tables and rotations are computed in: float64 for float64 data, float32 for everything else."
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
 def apply_rope(x: Tensor,  # (..., 2P): adjacent channels (2j, 2j+1) are complex pair j
                cos: Tensor,  # cos(phi), broadcastable to x[..., ::2]
                sin: Tensor,  # sin(phi), same shape as cos
@@ -96,7 +100,7 @@ def apply_rope(x: Tensor,  # (..., 2P): adjacent channels (2j, 2j+1) are complex
     try: ok = torch.broadcast_shapes(cos.shape, half) == half
     except RuntimeError: ok = False
     if not ok: raise ValueError(f'apply_rope: cos/sin {tuple(cos.shape)} must broadcast to x[..., ::2] {half}')
-    dt = torch.float64 if x.dtype == torch.float64 else torch.float32
+    dt = compute_dtype(x.dtype)
     x0, x1 = x.to(dt).unflatten(-1, (-1, 2)).unbind(-1)  # (..., P) real and imaginary parts
     c, s = cos.to(dt), sin.to(dt)
     return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2).to(x.dtype)  # (..., 2P)
