@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
-from .rope import apply_rope, dense_rope_freqs, rope_cos_sin, shared_rope_freqs, video_positions
+from .rope import apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin, shared_rope_freqs, video_positions
 from .mla import DenseAttention, LatentAttention, RMSNorm, chunk_mask
 from .kernel import latent_attention
 from .cache import DenseKVCache, LatentKVCache, context_frames
@@ -218,7 +218,6 @@ def chunk_context(cfg: VideoMLAConfig, n_frames: int, chunk: int) -> Tensor:
 def _rope_freqs(cfg: VideoMLAConfig) -> tuple:
     return shared_rope_freqs(cfg) if cfg.attention == 'mla' else dense_rope_freqs(cfg)
 
-def _rope_dtype(dtype: torch.dtype) -> torch.dtype: return torch.float64 if dtype == torch.float64 else torch.float32
 
 def _clip_plan(cfg: VideoMLAConfig, n_frames: int, positions: str, dtype, device) -> list:
     "Per query chunk: (visible frame ids, cos, sin) with cos/sin (n*N, P) of the context's keys."
@@ -228,7 +227,7 @@ def _clip_plan(cfg: VideoMLAConfig, n_frames: int, positions: str, dtype, device
         ids = chunk_context(cfg, n_frames, ch).to(device)
         pos = video_positions(len(ids), *cfg.grid_hw, device=device)              # t = slot
         if positions == 'absolute': pos[:, 0] = ids.repeat_interleave(cfg.tokens_per_frame)
-        plan.append((ids, *rope_cos_sin(pos, _rope_freqs(cfg), _rope_dtype(dtype))))
+        plan.append((ids, *rope_cos_sin(pos, _rope_freqs(cfg), compute_dtype(dtype))))
     return plan
 
 # %% ../nbs/06_model.ipynb #c045
@@ -341,7 +340,7 @@ def _forward_chunk(self: CausalVideoDiT, x: Tensor,  # (B, F_c, C, H, W) the cur
     if (cross_kv is None) != (self.cond_embedding is None):
         raise ValueError('cross_kv: pass model.encode_condition(cond) exactly when cfg.cond_dim > 0')
     e, e0 = self._embed_time(_frame_times(t, B, Fr, x.device))
-    rdt, fr = _rope_dtype(x.dtype), _rope_freqs(c)
+    rdt, fr = compute_dtype(x.dtype), _rope_freqs(c)
     rope = (*rope_cos_sin(cache.query_positions(), fr, rdt), *rope_cos_sin(cache.key_positions(), fr, rdt))
     h = self.patch_embedding(patchify(x, c.patch_size))                             # (B, F_c*N, d)
     for i, blk in enumerate(self.blocks):
