@@ -182,17 +182,31 @@ def _lang_objects():
     objs = (tl, tl.core, tl.standard, tl.math, tl.core.tensor, tl.core.dtype, getattr(tl.core, 'tensor_descriptor_base', None))
     return [o for o in objs if o is not None]
 
+MIN_TRITON_INTERPRETER = '3.4'   # triton.knobs (runtime.interpret) first shipped in Triton 3.4.0
+
+def _interpreter_api() -> tuple:
+    "Triton's knobs, interpreter module and JITFunction class, or an ImportError naming the version needed."
+    try:
+        from triton import knobs
+        from triton.runtime import interpreter
+        from triton.runtime.jit import JITFunction
+        knobs.runtime.interpret, interpreter._patch_lang_tensor, interpreter.InterpretedFunction   # noqa: B018
+    except (ImportError, AttributeError) as e:
+        raise ImportError(f'latent_attention: interpret=True needs triton >= {MIN_TRITON_INTERPRETER} (triton.knobs and the '
+                          f'interpreter API), found triton {getattr(triton, "__version__", "?")}: {e}') from e
+    return knobs, interpreter, JITFunction
+
 @contextlib.contextmanager
 def _interpreter():
     "Run Triton kernels through the interpreter inside the block; restores the knob and triton.language on exit."
-    from triton import knobs
-    from triton.runtime import interpreter
-    from triton.runtime.jit import JITFunction
+    knobs, interpreter, JITFunction = _interpreter_api()
     saved, old = [(o, dict(vars(o))) for o in _lang_objects()], knobs.runtime.interpret
     patch_tensor = interpreter._patch_lang_tensor
-    def _patch_tensor(tensor, scope):  # subtle: Triton 3.6 does int() on a shape-(1,) array, an error in numpy >= 2.4
-        patch_tensor(tensor, scope)
-        scope.set_attr(tensor, '__index__', lambda self: int(self.handle.data.reshape(-1)[0]))
+    def _patch_tensor(tensor, *scope):  # subtle: Triton 3.4-3.6 do int() on a shape-(1,) array, an error in numpy >= 2.4
+        patch_tensor(tensor, *scope)    # Triton >= 3.6 passes a scope that records (and later undoes) each patch
+        index = lambda self: int(self.handle.data.reshape(-1)[0])
+        if scope: scope[0].set_attr(tensor, '__index__', index)
+        else: tensor.__index__ = index   # older: undone by the restore below
     knobs.runtime.interpret, interpreter._patch_lang_tensor = True, _patch_tensor
     try:
         for mod in (tl, tl.standard, tl.math, tl.core):           # tl.max, tl.sum, ... are @jit helpers themselves
@@ -250,6 +264,7 @@ def _launch(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, q_frame=None, k_fr
             sink_frames=0, window_frames=None, mask=None, interpret=False, block_m=None, block_n=None):
     "Check the inputs and run the Triton kernel (compiled, or interpreted on any device); returns (B, S, H, C)."
     B, S, H, C, T, R = _check_inputs(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, q_frame, k_frame, mask)
+    _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T, sink_frames, window_frames)  # the reference's rules
     from triton.runtime.jit import JITFunction
     interpret = interpret or not q_lat.is_cuda or not isinstance(_latent_attention_kernel, JITFunction)  # TRITON_INTERPRET=1
     _check(not (interpret and q_lat.dtype == torch.bfloat16), 'bfloat16 is wrong in the Triton interpreter; use float16/float32 on the CPU')

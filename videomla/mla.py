@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
-from .rope import apply_rope, dense_rope_freqs, rope_cos_sin, shared_rope_channels, shared_rope_freqs
+from .rope import apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin, shared_rope_channels, shared_rope_freqs
 
 # %% auto #0
 __all__ = ['RMSNorm', 'chunk_mask', 'DenseAttention', 'LatentAttention', 'latent_attend', 'conversion_targets',
@@ -75,8 +75,6 @@ def _mha(q: Tensor, k: Tensor, v: Tensor, scale: float, mask: Tensor | None) -> 
     p = _softmax(torch.einsum('bshd,bthd->bsht', q.to(dt), k.to(dt)) * scale, mask)   # (B, S, H, T)
     return torch.einsum('bsht,bthd->bshd', p, v.to(dt)).to(q.dtype)
 
-def _rope_dtype(x: Tensor) -> torch.dtype: return torch.float64 if x.dtype == torch.float64 else torch.float32
-
 def _check_table(fn: str, name: str, cos: Tensor, sin: Tensor, n: int, half: int):
     "A RoPE table must hold one row per token: a (1, half) table would silently give every token one rotation."
     if cos.shape != (n, half) or sin.shape != (n, half):
@@ -122,7 +120,7 @@ def _dense_self_attend(self: DenseAttention, x: Tensor,  # (B, S, E)
                        mask: Tensor | None = None) -> Tensor:  # (B, S, E)
     "Self-attention of `x` at `positions`: the context is the tokens themselves."
     if positions.shape != (x.shape[1], 3): raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), got {tuple(positions.shape)}')
-    cos, sin = rope_cos_sin(positions, dense_rope_freqs(self.cfg), _rope_dtype(x))
+    cos, sin = rope_cos_sin(positions, dense_rope_freqs(self.cfg), compute_dtype(x.dtype))
     return self(x, cos, sin, *self.kv(x), cos, sin, mask)
 
 DenseAttention.forward, DenseAttention.self_attend = _dense_forward, _dense_self_attend
@@ -267,7 +265,7 @@ def _latent_self_attend(self: LatentAttention, x: Tensor, positions: Tensor,  # 
                         attend: Callable | None = None) -> Tensor:  # (B, S, E)
     "Self-attention of `x` at `positions`: the context is the tokens themselves."
     if positions.shape != (x.shape[1], 3): raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), got {tuple(positions.shape)}')
-    cos, sin = rope_cos_sin(positions, shared_rope_freqs(self.cfg), _rope_dtype(x))
+    cos, sin = rope_cos_sin(positions, shared_rope_freqs(self.cfg), compute_dtype(x.dtype))
     return self(x, cos, sin, *self.kv_latent(x), cos, sin, mask, impl, attend)
 
 LatentAttention.forward, LatentAttention.self_attend = _latent_forward, _latent_self_attend
