@@ -232,8 +232,10 @@ def _interpreted_kernel():
 _GPU_CONFIGS = [triton.Config(dict(BLOCK_M=m, BLOCK_N=n), num_warps=w, num_stages=s) for m, n, w, s in (
     (64, 32, 8, 2), (64, 32, 8, 3), (64, 64, 8, 2), (128, 32, 8, 2), (128, 64, 8, 2), (64, 64, 4, 2), (32, 32, 4, 2),
     (32, 32, 4, 1), (16, 32, 4, 1))]                                   # the last ones fit a T4's 64 KB of shared memory
-_tuned_kernel = triton.autotune(configs=_GPU_CONFIGS, key=['S', 'H', 'C', 'P', 'MASK_MODE', 'DOT_PRECISION'])(
-    _latent_attention_kernel) if HAS_TRITON else None
+@functools.lru_cache(maxsize=None)
+def _tuned_kernel():
+    "The autotuned kernel, built on first use: some Triton versions query the GPU driver when autotune is applied."
+    return triton.autotune(configs=_GPU_CONFIGS, key=['S', 'H', 'C', 'P', 'MASK_MODE', 'DOT_PRECISION'])(_latent_attention_kernel)
 
 def _check(ok: bool, msg: str):
     if not ok: raise ValueError(f'latent_attention: {msg}')
@@ -285,7 +287,7 @@ def _launch(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, q_frame=None, k_fr
         kernel, grid = (_interpreted_kernel() if interpret else _latent_attention_kernel), (triton.cdiv(S * H, bm), B)
         with (_interpreter() if interpret else contextlib.nullcontext()): kernel[grid](*args, **meta, BLOCK_M=bm, BLOCK_N=bn)
     else:                                                                # autotuned on the GPU
-        _tuned_kernel[lambda META: (triton.cdiv(S * H, META['BLOCK_M']), B)](*args, **meta)
+        _tuned_kernel()[lambda META: (triton.cdiv(S * H, META['BLOCK_M']), B)](*args, **meta)
     return out
 
 # %% ../nbs/04_kernel.ipynb #c038
