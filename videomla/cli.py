@@ -97,6 +97,7 @@ def _run_demo(p, args) -> int:
     from videomla.demo import demo
     try: res = demo(args.seconds, args.checkpoint, args.attention, args.out, args.device, args.seed)
     except ValueError as e: p.error(str(e))
+    except OSError as e: p.error(f'--out: cannot write {args.out!r}: {e.strerror or e}')
     print(res['text'])
     return 130 if res['video']['interrupted'] else 0
 

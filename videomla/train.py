@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from .config import VideoMLAConfig
 from .mla import LatentAttention, composed_kv_operator
 from .model import CausalVideoDiT, _clip_plan, _entries, _frame_times, patchify, unpatchify
-from .rollout import DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, progress_bar
+from .rollout import DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, progress_bar, rollout
 from .spectral import effective_rank, load_safetensors, read_safetensors_header, save_safetensors, spectrum
 from .data import clip_batch, clip_seed
 
@@ -234,24 +234,8 @@ def continue_video(model: CausalVideoDiT,
     B, _ = model._check_video(context, 'context')
     if not (isinstance(n_frames, int) and n_frames > 0 and n_frames % c.frames_per_chunk == 0):
         raise ValueError(f'n_frames: must be a positive multiple of frames_per_chunk={c.frames_per_chunk}, got {n_frames!r}')
-    cache = model.new_cache(B) if cache is None else cache
-    model._check_cache(cache, B)
-    return _continue(model, context.to(w.device, w.dtype), n_frames, seed, denoising_timesteps(steps, shift), cache, progress)
-
-def _continue(model, context, n_frames, seed, timesteps, cache, progress):
-    c, w, Fc = model.cfg, model.patch_embedding.weight, model.cfg.frames_per_chunk
-    g = torch.Generator(w.device).manual_seed(seed)
-    cache.reset()
-    with torch.no_grad():
-        for i in range(0, context.shape[1], Fc):
-            cache.begin_chunk(); model.forward_chunk(context[:, i:i + Fc], 0.0, cache); cache.commit()
-    bar = progress_bar(n_frames // Fc, progress, 'continue')
-    try:
-        for _ in range(n_frames // Fc):
-            noise = torch.randn((context.shape[0], Fc, c.in_channels, c.latent_height, c.latent_width), generator=g, device=w.device, dtype=w.dtype)
-            yield denoise_chunk(model, cache, noise, timesteps, g)
-            bar.update()
-    finally: bar.close()
+    return rollout(model, n_frames, B, seed=seed, steps=steps, shift=shift, cache=cache, progress=progress,
+                   prefix=context.to(w.device, w.dtype))
 
 # %% ../nbs/09_train.ipynb #c042
 class _Bar:
