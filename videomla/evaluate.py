@@ -31,9 +31,10 @@ class EvalConfig:
     move_px: float = 0.5          # displacement over `stride` frames that counts as fully moving (slowest world: 0.7)
     tau_accel: float = 2.0        # acceleration (px / frame^2) at which motion smoothness hits 0
     wall_margin: float = 0.5      # px added to one step: an acceleration this close to a wall is a bounce, not jitter
+    tau_excess: float = 3.0       # relative excess of edge energy (noise, speckle) at which sharpness hits 0
 
     def __post_init__(self):
-        for f in ('fg_threshold', 'max_residual', 'min_area', 'tau_colour', 'tau_size', 'tau_background', 'move_px', 'tau_accel'):
+        for f in ('fg_threshold', 'max_residual', 'min_area', 'tau_colour', 'tau_size', 'tau_background', 'move_px', 'tau_accel', 'tau_excess'):
             if not getattr(self, f) > 0: raise ValueError(f'EvalConfig.{f}: must be > 0, got {getattr(self, f)!r}')
         if not (isinstance(self.stride, int) and self.stride >= 1): raise ValueError(f'EvalConfig.stride: must be an int >= 1, got {self.stride!r}')
         if not self.wall_margin >= 0: raise ValueError(f'EvalConfig.wall_margin: must be >= 0, got {self.wall_margin!r}')
@@ -127,17 +128,20 @@ def _grad_energy(y, m):
     return ((gx + gy).sum(0) * m).sum((-2, -1)), ((y * y).sum(0) * m).sum((-2, -1))
 
 def _block_frame_scores(frames, truth, ecfg, fg, m):
-    "Per-frame background error (T,) and sharpness ratio (T,) (NaN where no object is present)."
+    "Per-frame background error (T,), clear fraction (T,) and sharpness (T,) (NaN where no object is present)."
     b = truth.background
     keep = ~dilate(fg)                                                     # (T, H, W) clear background
     err = ((frames - b[:, None]).abs().mean(0) * keep).sum((-2, -1)) / keep.sum((-2, -1)).clamp(min=1)
     ref = render_scene(b, truth.kinds, truth.sizes, truth.colours, m['centre'].double(), present=m['present'])
     ref_fg = ((ref - b[:, None]) ** 2).sum(0) > ecfg.fg_threshold ** 2
+    expect = ~dilate(ref_fg)                                               # (T, H, W) where the background should show
+    clear = (keep & expect).sum((-2, -1)) / expect.sum((-2, -1)).clamp(min=1)
     near = dilate(dilate(fg | ref_fg))                                     # N_t
     g, e = _grad_energy(frames - b[:, None], near)
     g_ref, e_ref = _grad_energy(ref - b[:, None], near)
     ratio = (g / e.clamp(min=1e-9)) / (g_ref / e_ref.clamp(min=1e-9)).clamp(min=1e-9)
-    return err, torch.where(m['present'].any(1), ratio.clamp(max=1), torch.full_like(ratio, float('nan')))
+    sharp = torch.where(ratio <= 1, ratio, (1 - (ratio - 1) / ecfg.tau_excess).clamp(min=0))   # blur below 1, noise above
+    return err, clear, torch.where(m['present'].any(1), sharp, torch.full_like(ratio, float('nan')))
 
 # %% ../nbs/10_evaluate.ipynb #c021
 def detect_objects(frames: Tensor,  # (3, T, H, W) video, values in [-1, 1]
@@ -147,7 +151,7 @@ def detect_objects(frames: Tensor,  # (3, T, H, W) video, values in [-1, 1]
     "Find the reference objects in every frame (no ground-truth positions) and measure them."
     alpha, dist2, fg, label, obj, comp, areas = _block_objects(frames, truth, ecfg)
     m = _block_measure(frames, truth, ecfg, alpha, label, obj, comp, areas)
-    m['background_error'], m['sharpness'] = _block_frame_scores(frames, truth, ecfg, fg, m)
+    m['background_error'], m['background_clear'], m['sharpness'] = _block_frame_scores(frames, truth, ecfg, fg, m)
     return m
 
 # %% ../nbs/10_evaluate.ipynb #c025
@@ -225,7 +229,8 @@ def score(stats: dict,  # frame_stats of a video (or a slice of it along the fra
     sharp = stats['sharpness']
     out = dict(subject_consistency=_mean_or_zero((s_col + s_size) / 2, sel),
                count_stability=(1 - errors / n).clamp(min=0).mean(),
-               background_consistency=(1 - stats['background_error'] / ecfg.tau_background).clamp(min=0).mean(),
+               background_consistency=((1 - stats['background_error'] / ecfg.tau_background).clamp(min=0)
+                                       * stats['background_clear']).mean(),
                dynamic_degree=_mean_or_zero(moved, pres[s:] & pres[:-s]),
                motion_smoothness=_mean_or_zero(smooth, trip),
                sharpness=_mean_or_zero(sharp, ~sharp.isnan()))

@@ -158,6 +158,7 @@ class CausalVideoDiT(nn.Module):
                                if cfg.cond_dim else None)
         self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.n_layers))
         self.head = Head(cfg)
+        self.context_sigma = 0.0  # noise level at which a rollout commits a chunk (09_train); 0: Self-Forcing's clean pass
 
 # %% ../nbs/06_model.ipynb #c032
 def _check_video(self: CausalVideoDiT, x: Tensor, name: str = 'x', n_frames: int | None = None) -> tuple:

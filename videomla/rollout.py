@@ -62,9 +62,11 @@ def denoise_chunk(model: CausalVideoDiT,
                   generator: torch.Generator | None = None,  # for the fresh noise of each re-noising
                   cross_kv: list | None = None,  # model.encode_condition(cond)
                   n_train_steps: int = 1000,  # sigma = t / n_train_steps
+                  context_sigma: float = 0.0,  # commit x0 noised to this level (09_train's context noise); 0: clean
                  ) -> Tensor:  # (B, F_c, C, H, W) the clean chunk x0
     "Self-Forcing's few-step sampler for one chunk: K passes with re-noising, then a clean pass at t=0 that commits it."
     c = model.cfg
+    if not 0 <= context_sigma < 1: raise ValueError(f'context_sigma: must be in [0, 1), got {context_sigma!r}')
     if noise.shape[1:] != (c.frames_per_chunk, c.in_channels, c.latent_height, c.latent_width) or noise.ndim != 5:
         raise ValueError(f'noise: must be one chunk (B, {c.frames_per_chunk}, {c.in_channels}, {c.latent_height}, {c.latent_width}), got {tuple(noise.shape)}')
     if timesteps.ndim != 1 or len(timesteps) == 0: raise ValueError(f'timesteps: must be a non-empty 1-D tensor, got shape {tuple(timesteps.shape)}')
@@ -75,7 +77,11 @@ def denoise_chunk(model: CausalVideoDiT,
         if k + 1 < len(ts):
             eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x = renoise(x0, eps, ts[k + 1] / n_train_steps)
-    model.forward_chunk(x0, 0.0, cache, cross_kv)                                  # clean pass: the context later chunks see
+    xc, tc = x0, 0.0
+    if context_sigma > 0:                                                           # noise-augmented context (09_train)
+        xc = renoise(x0, torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), context_sigma)
+        tc = context_sigma * n_train_steps
+    model.forward_chunk(xc, tc, cache, cross_kv)                                    # clean pass: the context later chunks see
     cache.commit()
     return x0
 
@@ -116,6 +122,7 @@ def rollout(model: CausalVideoDiT,
             cache=None,  # a model.new_cache(batch_size) to reuse (it is reset); None: a new one
             progress: bool = True,  # show a progress bar (tqdm if installed)
             prefix: Tensor | None = None,  # (batch_size, k*F_c, C, H, W) known clean frames committed first (not yielded)
+            context_sigma: float | None = None,  # level of the committing pass (denoise_chunk); None: model.context_sigma
            ) -> Iterator[Tensor]:  # yields (batch_size, F_c, C, H, W) clean latent chunks, in order
     "Chunk-by-chunk few-step sampling (Self-Forcing): yields each finished chunk; memory stays constant."
     c = model.cfg
@@ -124,11 +131,15 @@ def rollout(model: CausalVideoDiT,
     if not (isinstance(batch_size, int) and batch_size >= 1): raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
     if cond is not None and cond.shape[0] != batch_size: raise ValueError(f'cond: batch {cond.shape[0]} != batch_size={batch_size}')
     if prefix is not None: _check_prefix(model, prefix, batch_size)
+    context_sigma = model.context_sigma if context_sigma is None else context_sigma
+    if not (isinstance(context_sigma, (int, float)) and 0 <= context_sigma < 1):
+        raise ValueError(f'context_sigma: must be a number in [0, 1), got {context_sigma!r}')
     timesteps = denoising_timesteps(steps, shift)
     cache = model.new_cache(batch_size) if cache is None else cache
     model._check_cache(cache, batch_size)
     with torch.no_grad(): cross_kv = model.encode_condition(cond)
-    return _rollout(model, n_latent_frames // c.frames_per_chunk, batch_size, cross_kv, seed, timesteps, cache, progress, prefix)
+    return _rollout(model, n_latent_frames // c.frames_per_chunk, batch_size, cross_kv, seed, timesteps, cache, progress, prefix,
+                    float(context_sigma))
 
 # %% ../nbs/07_rollout.ipynb #c029
 def _check_prefix(model, prefix, batch_size):
@@ -146,7 +157,7 @@ def _commit_prefix(model, cache, prefix, cross_kv):
     for x0 in prefix.split(model.cfg.frames_per_chunk, dim=1):                  # (B, F_c, C, H, W) each
         cache.begin_chunk(); model.forward_chunk(x0, 0.0, cache, cross_kv); cache.commit()
 
-def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, progress, prefix=None):
+def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, progress, prefix=None, context_sigma=0.0):
     "The generator behind rollout: the prefix's clean passes, then one denoise_chunk per yielded chunk."
     c, w = model.cfg, model.patch_embedding.weight
     g = torch.Generator(w.device).manual_seed(seed)
@@ -157,7 +168,7 @@ def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, prog
     try:
         for _ in range(n_chunks):
             noise = torch.randn(shape, generator=g, device=w.device, dtype=w.dtype)
-            x0 = denoise_chunk(model, cache, noise, timesteps, g, cross_kv)
+            x0 = denoise_chunk(model, cache, noise, timesteps, g, cross_kv, context_sigma=context_sigma)
             bar.update()
             yield x0
     finally: bar.close()

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from .config import VideoMLAConfig
 from .mla import LatentAttention, composed_kv_operator
 from .model import CausalVideoDiT, _clip_plan, _entries, _frame_times, patchify, unpatchify
-from .rollout import DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, progress_bar, rollout
+from .rollout import DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, progress_bar, renoise, rollout
 from .spectral import effective_rank, load_safetensors, read_safetensors_header, save_safetensors, spectrum
 from .data import clip_batch, clip_seed
 
@@ -50,15 +50,16 @@ def _tf_attend(attn: nn.Module, h: Tensor,  # (2B, F*N, d): the clean stream, th
 
 # %% ../nbs/09_train.ipynb #c009
 def teacher_forcing_forward(model: CausalVideoDiT,
-                            x0: Tensor,  # (B, F, C, H, W) clean clip: the context stream, at t = 0
+                            x0: Tensor,  # (B, F, C, H, W) the context stream: the clean clip (or a lightly noised copy)
                             xt: Tensor,  # (B, F, C, H, W) noisy clip: the stream that is denoised
                             t,  # timesteps of the noisy stream: a number, (B,) or (B, F)
                             cond: Tensor | None = None,  # (B, L, cond_dim) if cfg.cond_dim > 0
+                            t_context=0.0,  # timesteps of the context stream: 0 (clean), or the level of its noise
                            ) -> Tensor:  # (B, F, C, H, W) velocity predicted for xt
-    "Chunk-causal teacher forcing: chunk c of xt attends to the clean context frames of x0 and to its own noisy frames."
+    "Chunk-causal teacher forcing: chunk c of xt attends to the context frames of x0 and to its own noisy frames."
     B, Fr = model._check_video(x0, 'x0')
     if xt.shape != x0.shape: raise ValueError(f'xt: must have the shape of x0 {tuple(x0.shape)}, got {tuple(xt.shape)}')
-    tt = torch.cat([torch.zeros(B, Fr, dtype=torch.float64, device=x0.device), _frame_times(t, B, Fr, x0.device)])
+    tt = torch.cat([_frame_times(t_context, B, Fr, x0.device), _frame_times(t, B, Fr, x0.device)])
     e, e0 = model._embed_time(tt)                                                      # (2B, F, d), (2B, F, 6, d)
     cross_kv = model.encode_condition(cond)
     if cross_kv is not None: cross_kv = [tuple(torch.cat([a, a]) for a in kv) for kv in cross_kv]
@@ -82,15 +83,22 @@ def flow_matching_loss(model: CausalVideoDiT,
                        x0: Tensor,  # (B, F, C, H, W) clean clips
                        generator: torch.Generator | None = None,  # for sigma and the noise
                        shift: float = 5.0,
+                       context_noise: float = 0.0,  # context chunks get noise of level U(0, context_noise); 0: clean
                       ) -> Tensor:  # () mean squared error of the velocity
     "Rectified-flow teacher-forcing loss: x_t = (1 - sigma) x0 + sigma eps per chunk, target v = eps - x0."
+    if not 0 <= context_noise < 1: raise ValueError(f'context_noise: must be in [0, 1), got {context_noise!r}')
     B, Fr = model._check_video(x0, 'x0')
-    sigma = sample_sigmas(B, Fr // model.cfg.frames_per_chunk, generator, shift)      # (B, n_chunks)
-    sigma = sigma.repeat_interleave(model.cfg.frames_per_chunk, 1)                     # (B, F) float64
+    Fc = model.cfg.frames_per_chunk
+    sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)     # (B, F) float64
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     s = sigma.to(x0.dtype)[..., None, None, None]                                      # (B, F, 1, 1, 1)
     xt = (1 - s) * x0 + s * eps
-    v = teacher_forcing_forward(model, x0, xt, 1000 * sigma)
+    ctx, t_ctx = x0, 0.0
+    if context_noise > 0:                                                              # drawn after eps: same draws as before
+        s_c = (context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)).repeat_interleave(Fc, 1)
+        e_c = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+        ctx, t_ctx = renoise(x0, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c   # (B, F, C, H, W), (B, F)
+    v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, t_context=t_ctx)
     return (v - (eps - x0)).square().mean()
 
 # %% ../nbs/09_train.ipynb #c020
@@ -122,7 +130,8 @@ def save_checkpoint(model: CausalVideoDiT, path,  # destination .safetensors fil
                     **meta):  # JSON-serialisable extras (step, history, hardware, ...), stored as metadata
     "Write the model's weights, its config and `meta` (and optionally the optimizer state) to one safetensors file."
     tensors = {f'model.{k}': (v if dtype is None else v.to(dtype)) for k, v in model.state_dict().items()}
-    md = dict(format=FORMAT, config=_config_json(model.cfg), meta=json.dumps(meta, sort_keys=True))
+    md = dict(format=FORMAT, config=_config_json(model.cfg), meta=json.dumps(meta, sort_keys=True),
+              context_sigma=repr(float(model.context_sigma)))
     if optimizer is not None:
         names = {p: n for n, p in model.named_parameters()}
         for p, st in optimizer.state.items():
@@ -136,7 +145,8 @@ def read_checkpoint_meta(path) -> dict:
     md = read_safetensors_header(path).get('__metadata__', {})
     if md.get('format') != FORMAT: raise ValueError(f'{Path(path).name}: not a videomla checkpoint (metadata format {md.get("format")!r}, expected {FORMAT!r})')
     return dict(config=config_from_json(md['config']), meta=json.loads(md.get('meta', '{}')),
-                optimizer=json.loads(md['optimizer']) if 'optimizer' in md else None)
+                optimizer=json.loads(md['optimizer']) if 'optimizer' in md else None,
+                context_sigma=float(md.get('context_sigma', 0.0)))
 
 def _check_state(label: str, model: nn.Module, state: dict):
     "Raise one error listing every missing key, unexpected key and shape mismatch of `state` against `model`."
@@ -153,7 +163,7 @@ def _check_state(label: str, model: nn.Module, state: dict):
 def load_checkpoint(path,  # a .safetensors file written by save_checkpoint
                     dtype: torch.dtype = torch.float32,  # the model's dtype
                     device='cpu',
-                   ) -> CausalVideoDiT:  # the model, in eval mode, with `.checkpoint_meta`
+                   ) -> CausalVideoDiT:  # the model, in eval mode, with `.checkpoint_meta` and its `.context_sigma`
     "Rebuild the model a checkpoint describes from its config and load its weights (safetensors only, no unpickling)."
     info = read_checkpoint_meta(path)
     model = CausalVideoDiT(info['config'])
@@ -162,7 +172,7 @@ def load_checkpoint(path,  # a .safetensors file written by save_checkpoint
     _check_state(Path(path).name, model, state)
     model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in state.items()})
     model = model.to(device=device, dtype=dtype).eval()
-    model.checkpoint_meta = info['meta']
+    model.checkpoint_meta, model.context_sigma = info['meta'], info['context_sigma']
     return model
 
 def _load_optimizer(model, optimizer, tensors, label):
@@ -290,6 +300,7 @@ def train(model: CausalVideoDiT,
           warmup: int = 20,  # linear warm-up steps, then cosine decay to lr / 10
           grad_clip: float = 1.0,  # max gradient norm (0: off)
           shift: float = 5.0,  # sigma sampling shift (the schedule's)
+          context_noise: float = 0.0,  # context chunks are noised to a level drawn from U(0, context_noise)
           seed: int = 0,  # step i's clips and noise are drawn from seeds derived from (seed, i)
           interval: int = 50,  # steps between checkpoints and history entries
           resume: bool = True,  # continue from ckpt_path if it exists
@@ -299,7 +310,7 @@ def train(model: CausalVideoDiT,
          ) -> dict:  # {'step', 'wall_s', 'history': [{'step', 'loss', 'lr', 'wall_s'(, 'eff_rank')}], 'hardware', 'train_args'}
     "Teacher-forcing flow-matching training with AdamW, resumable from its own checkpoints."
     args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas), weight_decay=weight_decay, warmup=warmup,
-                grad_clip=grad_clip, shift=shift, seed=seed, stage=stage, data_kw=data_kw)
+                grad_clip=grad_clip, shift=shift, context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     st = dict(step=0, wall_s=0.0, history=[])
     if ckpt_path is not None and Path(ckpt_path).exists() and resume:
@@ -317,7 +328,7 @@ def train(model: CausalVideoDiT,
             x0 = clip_batch(batch_size, n_frames, seed=clip_seed(seed, 2 * i), **data_kw).transpose(1, 2).to(w.device, w.dtype)
             g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
             for group in opt.param_groups: group['lr'] = lr_at(i, lr, steps, warmup)
-            loss = flow_matching_loss(model, x0, g, shift)
+            loss = flow_matching_loss(model, x0, g, shift, context_noise)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -336,7 +347,9 @@ def train(model: CausalVideoDiT,
 
 # %% ../nbs/09_train.ipynb #c051
 STAGES = ('dense', 'mla-svd', 'mla-random')
-DEFAULTS = {'dense': (700, 1.5e-3), 'mla-svd': (250, 5e-4), 'mla-random': (250, 5e-4)}   # (steps, peak lr) of the shipped runs
+DEFAULTS = {  # the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
+    'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.1),
+    **{s: dict(steps=1200, lr=5e-4, context_noise=0.3, context_sigma=0.1) for s in ('mla-svd', 'mla-random')}}
 
 def checkpoint_path(name: str) -> Path:
     "Path of a checkpoint shipped inside the package: 'dense', 'mla-svd' or 'mla-random'."
@@ -361,17 +374,25 @@ def _positive_float(s: str) -> float:
     if not v > 0: raise argparse.ArgumentTypeError(f'expected a number > 0, got {s!r}')
     return v
 
+def _unit_float(s: str) -> float:
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got {s!r}')
+    if not 0 <= v < 1: raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got {s!r}')
+    return v
+
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `train` subcommand to a `videomla` subparsers object."
     p = subparsers.add_parser('train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
     p.add_argument('--stage', choices=STAGES, default='dense', help='dense teacher from scratch, or VideoMLA from the teacher (svd or random init)')
-    p.add_argument('--steps', type=_positive_int, default=None, help='total optimizer steps (default: the shipped runs\' 700 dense, 250 mla)')
+    p.add_argument('--steps', type=_positive_int, default=None, help='total optimizer steps (default: the shipped run\'s, DEFAULTS)')
     p.add_argument('--out', default=None, help='resumable training checkpoint (default: ./STAGE.train.safetensors)')
     p.add_argument('--resume', action='store_true', help='continue from --out if it exists')
     p.add_argument('--seed', type=int, default=0, help='seeds the init, the clips and the noise')
     p.add_argument('--teacher', default=None, help='dense checkpoint converted by the mla stages (default: the shipped one)')
     p.add_argument('--batch-size', type=_positive_int, default=4, help='clips per step')
-    p.add_argument('--lr', type=_positive_float, default=None, help='peak learning rate (default: 1.5e-3 dense, 5e-4 mla)')
+    p.add_argument('--lr', type=_positive_float, default=None, help='peak learning rate (default: the shipped run\'s)')
+    p.add_argument('--context-noise', type=_unit_float, default=None, help='train with context chunks noised to a level in U(0, this) (default: the shipped run\'s)')
+    p.add_argument('--context-sigma', type=_unit_float, default=None, help='the level rollouts commit chunks at, stored with --export (default: the shipped run\'s)')
     p.add_argument('--interval', type=_positive_int, default=25, help='steps between checkpoints')
     p.add_argument('--export', default=None, help='also write the final weights (fp16, no optimizer state) here')
     p.add_argument('--threads', type=_positive_int, default=None, help='torch CPU threads')
@@ -395,15 +416,18 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.resume:
         sys.stderr.write(f'videomla train: error: {out} exists; pass --resume to continue it, or choose another --out\n'); return 2
     if args.threads: torch.set_num_threads(args.threads)
-    steps, lr = (DEFAULTS[args.stage][0] if args.steps is None else args.steps), (args.lr or DEFAULTS[args.stage][1])
+    d = DEFAULTS[args.stage]
+    pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
     try: model = _initial_model(args)
     except (FileNotFoundError, ValueError) as e: sys.stderr.write(f'videomla train: error: {e}\n'); return 2
-    log = train(model, steps, out, batch_size=args.batch_size, lr=lr, seed=args.seed, interval=args.interval,
+    log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'), context_noise=pick('context_noise'),
+                seed=args.seed, interval=args.interval,
                 progress=not args.quiet, stage=args.stage)
     last = log['history'][-1]
     print(f'videomla train: {args.stage} {log["step"]} steps, loss {last["loss"]:.4f}, {log["wall_s"]:.0f} s on '
           f'{log["hardware"]["processor"]} ({log["hardware"]["torch_threads"]} threads); checkpoint {out}')
     if args.export:
+        model.context_sigma = pick('context_sigma')
         save_checkpoint(model, args.export, dtype=torch.float16, stage=args.stage, **{k: log[k] for k in ('step', 'wall_s', 'history', 'hardware', 'train_args')})
         print(f'videomla train: weights (fp16) written to {args.export}')
     return 0
