@@ -348,8 +348,8 @@ def train(model: CausalVideoDiT,
 # %% ../nbs/09_train.ipynb #c051
 STAGES = ('dense', 'mla-svd', 'mla-random')
 DEFAULTS = {  # the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
-    'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.1),
-    **{s: dict(steps=1200, lr=5e-4, context_noise=0.3, context_sigma=0.1) for s in ('mla-svd', 'mla-random')}}
+    'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.05),
+    **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05) for s in ('mla-svd', 'mla-random')}}
 
 def checkpoint_path(name: str) -> Path:
     "Path of a checkpoint shipped inside the package: 'dense', 'mla-svd' or 'mla-random'."
