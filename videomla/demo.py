@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .spectral import _tensor_bytes   # raw bytes without numpy (a runtime install has no numpy)
+
 # %% auto #0
 __all__ = ['gif_palette', 'quantize', 'lzw_encode', 'GifWriter', 'PeakMemory', 'load_model', 'stream_video', 'compare',
            'demo_summary', 'demo']
@@ -73,7 +75,7 @@ class GifWriter:
         self.path, self.height, self.width, self.n_frames = Path(path), height, width, 0
         self.delay = max(1, round(100 / fps))                                           # centiseconds per frame
         self.f = open(self.path, 'wb')
-        self.f.write(b'GIF89a' + struct.pack('<HHBBB', width, height, 0xF7, 0, 0) + gif_palette().numpy().tobytes())
+        self.f.write(b'GIF89a' + struct.pack('<HHBBB', width, height, 0xF7, 0, 0) + bytes(_tensor_bytes(gif_palette())))
         self.f.write(b'\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00')                      # loop forever
         self._finish()
 
@@ -87,7 +89,7 @@ def _add(self: GifWriter, idx: Tensor):  # (H, W) uint8 palette indices
     if self.f.closed: raise ValueError(f'GifWriter.add: {self.path} is closed')
     if idx.shape != (self.height, self.width) or idx.dtype != torch.uint8:
         raise ValueError(f'GifWriter.add: idx must be uint8 ({self.height}, {self.width}), got {idx.dtype} {tuple(idx.shape)}')
-    data = lzw_encode(idx.contiguous().numpy().tobytes())
+    data = lzw_encode(bytes(_tensor_bytes(idx)))
     block = bytearray(b'\x21\xF9\x04\x04' + struct.pack('<H', self.delay) + b'\x00\x00')        # graphic control
     block += b'\x2C' + struct.pack('<HHHHB', 0, 0, self.width, self.height, 0) + b'\x08'       # image, 8-bit codes
     for i in range(0, len(data), 255): block += bytes([len(data[i:i + 255])]) + data[i:i + 255]
