@@ -186,6 +186,8 @@ def stream_video(model, out, seconds: float, seed: int = 0, scale: int = 4, prog
 def compare(models: dict, seconds: float = 5.0, seed: int = 0, repeats: int = 2) -> dict:
     "Frames/s (best of `repeats`, alternating models), cache bytes and peak tensor memory of each model's rollout of `seconds`."
     from videomla.rollout import rollout
+    if not (isinstance(repeats, int) and repeats >= 1): raise ValueError(f'repeats: must be an int >= 1, got {repeats!r}')
+    if not (isinstance(seconds, (int, float)) and seconds > 0): raise ValueError(f'seconds: must be > 0, got {seconds!r}')
     out = {name: dict(frames_per_s=0.0, cache_bytes=0, peak_bytes=None) for name in models}
     def run(m):
         dev = m.patch_embedding.weight.device

@@ -146,7 +146,14 @@ def read_checkpoint_meta(path) -> dict:
     if md.get('format') != FORMAT: raise ValueError(f'{Path(path).name}: not a videomla checkpoint (metadata format {md.get("format")!r}, expected {FORMAT!r})')
     return dict(config=config_from_json(md['config']), meta=json.loads(md.get('meta', '{}')),
                 optimizer=json.loads(md['optimizer']) if 'optimizer' in md else None,
-                context_sigma=float(md.get('context_sigma', 0.0)))
+                context_sigma=_context_sigma(md.get('context_sigma', '0.0'), path))
+
+def _context_sigma(s: str, path) -> float:
+    "The stored commit level, checked: a number in [0, 1)."
+    try: v = float(s)
+    except ValueError: v = float('nan')
+    if not 0 <= v < 1: raise ValueError(f'{Path(path).name}: metadata context_sigma must be a number in [0, 1), got {s!r}')
+    return v
 
 def _check_state(label: str, model: nn.Module, state: dict):
     "Raise one error listing every missing key, unexpected key and shape mismatch of `state` against `model`."
@@ -309,6 +316,8 @@ def train(model: CausalVideoDiT,
           **data_kw,  # passed to clip_batch (n_objects, world arguments)
          ) -> dict:  # {'step', 'wall_s', 'history': [{'step', 'loss', 'lr', 'wall_s'(, 'eff_rank')}], 'hardware', 'train_args'}
     "Teacher-forcing flow-matching training with AdamW, resumable from its own checkpoints."
+    if not (isinstance(context_noise, (int, float)) and 0 <= context_noise < 1):
+        raise ValueError(f'context_noise: must be a number in [0, 1), got {context_noise!r}')
     args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas), weight_decay=weight_decay, warmup=warmup,
                 grad_clip=grad_clip, shift=shift, context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
