@@ -5,31 +5,38 @@
 # %% ../nbs/09_train.ipynb #c003
 from __future__ import annotations
 import argparse
+import copy
 import json
 import math
 import os
 import platform
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
 from .mla import LatentAttention, composed_kv_operator
-from .model import CausalVideoDiT, _clip_plan, _entries, _frame_times, patchify, unpatchify
-from .rollout import DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, progress_bar, renoise, rollout
+from .model import CausalVideoDiT, _clip_plan, _entries, _frame_times, _rope_freqs, patchify, unpatchify
+from .rope import compute_dtype, rope_cos_sin, video_positions
+from .rollout import (DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, predict_x0, progress_bar,
+                              renoise, rollout)
 from .spectral import effective_rank, load_safetensors, read_safetensors_header, save_safetensors, spectrum
-from .data import clip_batch, clip_seed
+from .evaluate import frame_stats
+from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 
 # %% auto #0
-__all__ = ['FORMAT', 'STAGES', 'DEFAULTS', 'teacher_forcing_forward', 'sample_sigmas', 'flow_matching_loss', 'config_from_json',
-           'save_checkpoint', 'read_checkpoint_meta', 'load_checkpoint', 'convert_to_mla', 'kv_effective_ranks',
-           'hardware', 'continue_video', 'lr_at', 'train', 'checkpoint_path', 'load_pretrained', 'add_train_parser',
-           'run_train']
+__all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas',
+           'flow_matching_loss', 'config_from_json', 'save_checkpoint', 'read_checkpoint_meta', 'load_checkpoint',
+           'convert_to_mla', 'kv_effective_ranks', 'hardware', 'continue_video', 'Degrade', 'degrade_context',
+           'clip_backgrounds', 'loop_gain', 'drift_report', 'lr_at', 'train', 'bidirectional_forward',
+           'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
+           'checkpoint_path', 'load_pretrained', 'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c007
 def _tf_attend(attn: nn.Module, h: Tensor,  # (2B, F*N, d): the clean stream, then the noisy stream
@@ -84,6 +91,8 @@ def flow_matching_loss(model: CausalVideoDiT,
                        generator: torch.Generator | None = None,  # for sigma and the noise
                        shift: float = 5.0,
                        context_noise: float = 0.0,  # context chunks get noise of level U(0, context_noise); 0: clean
+                       degrade: Degrade | None = None,  # fade / blur the context chunks (needs `background`)
+                       background: Tensor | None = None,  # (B, C, H, W) each clip's static background
                       ) -> Tensor:  # () mean squared error of the velocity
     "Rectified-flow teacher-forcing loss: x_t = (1 - sigma) x0 + sigma eps per chunk, target v = eps - x0."
     if not 0 <= context_noise < 1: raise ValueError(f'context_noise: must be in [0, 1), got {context_noise!r}')
@@ -97,7 +106,10 @@ def flow_matching_loss(model: CausalVideoDiT,
     if context_noise > 0:                                                              # drawn after eps: same draws as before
         s_c = (context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)).repeat_interleave(Fc, 1)
         e_c = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-        ctx, t_ctx = renoise(x0, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c   # (B, F, C, H, W), (B, F)
+    if degrade is not None:                                                            # drawn last: same draws as before
+        ctx = degrade_context(x0, background, degrade, Fc, generator)
+    if context_noise > 0:
+        ctx, t_ctx = renoise(ctx, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c  # (B, F, C, H, W), (B, F)
     v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, t_context=t_ctx)
     return (v - (eps - x0)).square().mean()
 
@@ -127,9 +139,14 @@ def _atomic_save(tensors: dict, path, metadata: dict):
 def save_checkpoint(model: CausalVideoDiT, path,  # destination .safetensors file
                     dtype: torch.dtype | None = None,  # store the weights in this dtype (e.g. torch.float16); None: as they are
                     optimizer: torch.optim.Optimizer | None = None,  # also store its per-parameter state (to resume)
+                    ema: nn.Module | None = None,  # also store an EMA copy of the weights (to resume)
+                    extra: dict | None = None,  # more named tensors (e.g. a critic's), stored as they are
                     **meta):  # JSON-serialisable extras (step, history, hardware, ...), stored as metadata
-    "Write the model's weights, its config and `meta` (and optionally the optimizer state) to one safetensors file."
+    "Write the model's weights, its config and `meta` (and optionally optimizer state and EMA weights) to one file."
     tensors = {f'model.{k}': (v if dtype is None else v.to(dtype)) for k, v in model.state_dict().items()}
+    if ema is not None: tensors.update({f'ema.{k}': v for k, v in ema.state_dict().items()})
+    if clash := sorted(set(extra or {}) & set(tensors)): raise ValueError(f'extra: keys {clash} clash with the model\'s')
+    tensors.update(extra or {})
     md = dict(format=FORMAT, config=_config_json(model.cfg), meta=json.dumps(meta, sort_keys=True),
               context_sigma=repr(float(model.context_sigma)))
     if optimizer is not None:
@@ -191,8 +208,8 @@ def _load_optimizer(model, optimizer, tensors, label):
         if st: optimizer.state[p] = {k: (v if k == 'step' else v.to(p.dtype).to(p.device)) for k, v in st.items()}
 
 # %% ../nbs/09_train.ipynb #c026
-def _load_into(model: CausalVideoDiT, path, optimizer=None) -> dict:
-    "Load a checkpoint's weights (and optimizer state) into an existing model of the same config; returns its meta."
+def _load_into(model: CausalVideoDiT, path, optimizer=None, ema: nn.Module | None = None) -> dict:
+    "Load a checkpoint's weights (and optimizer state, EMA weights) into a model of the same config; returns its meta."
     info = read_checkpoint_meta(path)
     if info['config'] != model.cfg: raise ValueError(f'{Path(path).name}: its config differs from the model\'s')
     tensors = load_safetensors(path)
@@ -201,6 +218,10 @@ def _load_into(model: CausalVideoDiT, path, optimizer=None) -> dict:
     ref = model.state_dict()
     model.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
     if optimizer is not None: _load_optimizer(model, optimizer, tensors, Path(path).name)
+    if ema is not None:
+        e = {k[len('ema.'):]: v for k, v in tensors.items() if k.startswith('ema.')}
+        _check_state(f'{Path(path).name} (EMA weights)', ema, e)
+        ema.load_state_dict({k: v.to(ref[k].dtype) for k, v in e.items()})
     return info['meta']
 
 # %% ../nbs/09_train.ipynb #c032
@@ -254,6 +275,89 @@ def continue_video(model: CausalVideoDiT,
     return rollout(model, n_frames, B, seed=seed, steps=steps, shift=shift, cache=cache, progress=progress,
                    prefix=context.to(w.device, w.dtype))
 
+# %% ../nbs/09_train.ipynb #c018d
+@dataclass(frozen=True)
+class Degrade:
+    "How teacher forcing degrades each context chunk (the target stays the true clip)."
+    fade_min: float = 0.3  # faded chunks get contrast a ~ U(fade_min, 1) against the background
+    fade_p: float = 0.75   # probability that a context chunk is faded
+    blur_p: float = 0.0    # probability that a context chunk is also blurred (3x3 box filter)
+
+    def __post_init__(self):
+        for k in ('fade_min', 'fade_p', 'blur_p'):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f'Degrade.{k}: must be a number in [0, 1], got {v!r}')
+
+def degrade_context(x0: Tensor,  # (B, F, C, H, W) clean clips
+                    background: Tensor,  # (B, C, H, W) each clip's static background
+                    d: Degrade, frames_per_chunk: int,
+                    generator: torch.Generator | None = None,
+                   ) -> Tensor:  # (B, F, C, H, W) the degraded context stream
+    "Each chunk: with prob. fade_p, b + a (x - b) with a ~ U(fade_min, 1); with prob. blur_p, 3x3 box-blurred."
+    B, Fr = x0.shape[:2]
+    if background is None or background.shape != (B, *x0.shape[2:]):
+        raise ValueError(f'background: must be (B, C, H, W) = {(B, *x0.shape[2:])}, '
+                         f'got {None if background is None else tuple(background.shape)}')
+    n, per_frame = Fr // frames_per_chunk, lambda m: m.repeat_interleave(frames_per_chunk, 1)
+    a = d.fade_min + (1 - d.fade_min) * torch.rand(B, n, generator=generator, dtype=torch.float64)
+    a = torch.where(torch.rand(B, n, generator=generator) < d.fade_p, a, torch.ones_like(a))
+    blur = torch.rand(B, n, generator=generator) < d.blur_p                     # (B, n)
+    a = per_frame(a).to(x0)[..., None, None, None]                              # (B, F, 1, 1, 1)
+    blur = per_frame(blur).to(x0.device)[..., None, None, None]
+    b = background[:, None]                                                     # (B, 1, C, H, W)
+    x = x0 + (a - 1) * (x0 - b)                                                  # = b + a (x0 - b); exact at a = 1
+    xb = nn.functional.avg_pool2d(x.flatten(0, 1), 3, 1, 1, count_include_pad=False).unflatten(0, (B, Fr))
+    return torch.where(blur, xb, x)
+
+# %% ../nbs/09_train.ipynb #c018e
+def clip_backgrounds(batch_size: int, n_frames: int = 12, seed: int = 0, **kw) -> Tensor:  # (B, C, H, W)
+    "The static background of each clip of `clip_batch(batch_size, n_frames, seed, **kw)`."
+    ds = TinyWorldDataset(batch_size, n_frames, seed, **kw)
+    return torch.stack([ds.world(i)[0].background for i in range(batch_size)])
+
+# %% ../nbs/09_train.ipynb #c018i
+@torch.no_grad()
+def loop_gain(model: CausalVideoDiT,
+              contrasts: tuple = (1.0, 0.6, 0.4),  # contrasts a of the faded context
+              seeds: tuple = tuple(range(2000, 2016)),  # held-out worlds (training draws its worlds from 2^62 seeds)
+              seed: int = 0,  # sampler noise
+             ) -> dict:  # {a: g(a)}
+    "Contrast of the chunk generated after three context chunks faded to contrast a (frames 0-8 -> 9-11)."
+    worlds = [make_world(s) for s in seeds]
+    Fc = model.cfg.frames_per_chunk
+    x = torch.stack([w.frames(0, 4 * Fc) for w in worlds]).transpose(1, 2)          # (B, 12, C, H, W)
+    b = torch.stack([w.background for w in worlds])[:, None]                       # (B, 1, C, H, W)
+    d, out = (x - b)[:, 3 * Fc:], {}
+    for a in contrasts:
+        ctx = (b + a * (x - b))[:, :3 * Fc]
+        pred = next(iter(continue_video(model, ctx, Fc, seed=seed)))              # (B, F_c, C, H, W)
+        out[a] = float(((pred - b) * d).sum() / d.square().sum())
+    return out
+
+# %% ../nbs/09_train.ipynb #c018j
+@torch.no_grad()
+def drift_report(model: CausalVideoDiT,
+                 seeds: tuple = tuple(range(1000, 1008)),  # held-out worlds
+                 horizons: tuple = (1, 2, 5, 10, 60),  # seconds; each is measured over the second before it
+                 seed: int = 0,  # sampler noise
+                ) -> list:  # one dict per horizon
+    "Rollout error at each horizon against the truth and two motion-blind baselines, and the objects still found."
+    worlds, Fc = [make_world(s) for s in seeds], model.cfg.frames_per_chunk
+    fps, n = worlds[0].fps, Fc * math.ceil(max(horizons) * worlds[0].fps / Fc)
+    truth = torch.stack([w.frames(0, Fc + n) for w in worlds]).transpose(1, 2)      # (B, F_c + n, C, H, W)
+    video = torch.cat([truth[:, :Fc], *continue_video(model, truth[:, :Fc], n, seed=seed)], 1)
+    b = torch.stack([w.background for w in worlds])[:, None]
+    rows = []
+    for h in horizons:
+        sl = slice(max(Fc, round((h - 1) * fps)), round(h * fps))                   # the second before h
+        err = lambda y: float((y - truth[:, sl]).square().mean())
+        found = [float(frame_stats(v[sl].transpose(0, 1), w)['present'].sum(1).float().mean())
+                 for v, w in zip(video, worlds)]
+        rows.append(dict(seconds=h, mse=err(video[:, sl]), copy_last=err(truth[:, Fc - 1:Fc]), background=err(b),
+                         objects=sum(found) / len(found), true_objects=sum(w.n_objects for w in worlds) / len(worlds)))
+    return rows
+
 # %% ../nbs/09_train.ipynb #c042
 class _Bar:
     "A tiny stand-in for tqdm: 'train: i/n steps, loss, s elapsed' on stderr (a new line every 10 s when not a terminal)."
@@ -298,6 +402,8 @@ def lr_at(step: int, lr: float, steps: int, warmup: int = 20, final: float = 0.1
     return lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * done)))
 
 # %% ../nbs/09_train.ipynb #c045
+OBJECTIVES = ('teacher-forcing', 'bidirectional')
+
 def train(model: CausalVideoDiT,
           steps: int,  # train until this many optimizer steps (in total, counting resumed ones)
           ckpt_path=None,  # resumable checkpoint written every `interval` steps (atomically); None: none
@@ -308,22 +414,34 @@ def train(model: CausalVideoDiT,
           grad_clip: float = 1.0,  # max gradient norm (0: off)
           shift: float = 5.0,  # sigma sampling shift (the schedule's)
           context_noise: float = 0.0,  # context chunks are noised to a level drawn from U(0, context_noise)
+          degrade: Degrade | None = None,  # fade / blur augmentation of the context chunks
+          ema: float = 0.0,  # EMA decay of a weight average kept beside the model (0: none); log['ema'] is it
+          lr_final: float = 0.1,  # the cosine decays to lr_final * lr
+          init: str | None = None,  # a label of the weights the model started from (stored; checked on resume)
+          objective: str = 'teacher-forcing',  # or 'bidirectional': bidirectional_loss (a real score for DMD)
           seed: int = 0,  # step i's clips and noise are drawn from seeds derived from (seed, i)
           interval: int = 50,  # steps between checkpoints and history entries
           resume: bool = True,  # continue from ckpt_path if it exists
           progress: bool = True,  # progress bar (tqdm if installed)
           stage: str = 'dense',  # a label stored with the checkpoint
           **data_kw,  # passed to clip_batch (n_objects, world arguments)
-         ) -> dict:  # {'step', 'wall_s', 'history': [{'step', 'loss', 'lr', 'wall_s'(, 'eff_rank')}], 'hardware', 'train_args'}
+         ) -> dict:  # {'step', 'wall_s', 'history': [{'step', 'loss', 'lr', 'wall_s'(, 'eff_rank')}], 'hardware', 'train_args', 'ema'}
     "Teacher-forcing flow-matching training with AdamW, resumable from its own checkpoints."
     if not (isinstance(context_noise, (int, float)) and 0 <= context_noise < 1):
         raise ValueError(f'context_noise: must be a number in [0, 1), got {context_noise!r}')
+    if isinstance(ema, bool) or not (isinstance(ema, (int, float)) and 0 <= ema < 1):
+        raise ValueError(f'ema: must be a number in [0, 1), got {ema!r}')
     args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas), weight_decay=weight_decay, warmup=warmup,
                 grad_clip=grad_clip, shift=shift, context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw)
+    if objective not in OBJECTIVES: raise ValueError(f'objective: must be one of {OBJECTIVES}, got {objective!r}')
+    extra = dict(degrade=degrade and asdict(degrade), ema=ema, lr_final=lr_final, init=init, objective=objective)
+    plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing')
+    args.update({k: v for k, v in extra.items() if v != plain[k]})  # recorded only when used
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    avg = copy.deepcopy(model).requires_grad_(False) if ema else None
     st = dict(step=0, wall_s=0.0, history=[])
     if ckpt_path is not None and Path(ckpt_path).exists() and resume:
-        meta = _load_into(model, ckpt_path, opt)
+        meta = _load_into(model, ckpt_path, opt, avg)
         if diff := {k: (meta.get('train_args', {}).get(k), v) for k, v in args.items() if meta.get('train_args', {}).get(k) != v}:
             raise ValueError(f'train: {Path(ckpt_path).name} was trained with other arguments (file, now): {diff}')
         st = {k: meta[k] for k in st}
@@ -335,13 +453,18 @@ def train(model: CausalVideoDiT,
         while st['step'] < steps:
             i = st['step']
             x0 = clip_batch(batch_size, n_frames, seed=clip_seed(seed, 2 * i), **data_kw).transpose(1, 2).to(w.device, w.dtype)
+            bg = None if degrade is None else clip_backgrounds(batch_size, n_frames, clip_seed(seed, 2 * i), **data_kw).to(x0)
             g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
-            for group in opt.param_groups: group['lr'] = lr_at(i, lr, steps, warmup)
-            loss = flow_matching_loss(model, x0, g, shift, context_noise)
+            for group in opt.param_groups: group['lr'] = lr_at(i, lr, steps, warmup, lr_final)
+            if objective == 'bidirectional': loss = bidirectional_loss(model, x0, g, shift)
+            else: loss = flow_matching_loss(model, x0, g, shift, context_noise, degrade, bg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             opt.step()
+            if avg is not None:
+                with torch.no_grad():
+                    for pa, pm in zip(avg.parameters(), model.parameters()): pa.lerp_(pm, 1 - ema)
             st['step'] += 1; losses.append(loss.item()); bar.update(1, losses[-1])
             if st['step'] % interval == 0 or st['step'] == steps:
                 now = time.perf_counter(); st['wall_s'] += now - t_last; t_last = now
@@ -349,16 +472,203 @@ def train(model: CausalVideoDiT,
                 if mla: entry['eff_rank'] = kv_effective_ranks(model)
                 st['history'].append(entry); losses = []
                 if ckpt_path is not None:
-                    save_checkpoint(model, ckpt_path, optimizer=opt, **st, train_args=args, hardware=hardware())
+                    save_checkpoint(model, ckpt_path, optimizer=opt, ema=avg, **st, train_args=args, hardware=hardware())
     finally: bar.close()
     model.eval()
-    return dict(**st, hardware=hardware(), train_args=args)
+    return dict(**st, hardware=hardware(), train_args=args, ema=None if avg is None else avg.eval())
+
+# %% ../nbs/09_train.ipynb #c049b
+def _full_attend(attn: nn.Module, h: Tensor,  # (B, F*N, d)
+                 cos: Tensor, sin: Tensor) -> Tensor:  # (F*N, P) RoPE of every token at its frame index
+    "Every token attends to every token of the clip."
+    return attn(h, cos, sin, *_entries(attn, h), cos, sin)
+
+def bidirectional_forward(model: CausalVideoDiT,
+                          x: Tensor,  # (B, F, C, H, W) noisy clip
+                          t,  # timesteps: a number, (B,) or (B, F)
+                         ) -> Tensor:  # (B, F, C, H, W) predicted velocity
+    "The model's network with full attention over the clip (no chunk mask, no window): a bidirectional denoiser."
+    B, Fr = model._check_video(x)
+    e, e0 = model._embed_time(_frame_times(t, B, Fr, x.device))
+    pos = video_positions(Fr, *model.cfg.grid_hw, device=x.device)                 # (F*N, 3): t = frame index
+    cos, sin = rope_cos_sin(pos, _rope_freqs(model.cfg), compute_dtype(x.dtype))
+    attend = partial(_full_attend, cos=cos, sin=sin)
+    h = model.patch_embedding(patchify(x, model.cfg.patch_size))                   # (B, F*N, d)
+    for blk in model.blocks: h = blk(h, e0, attend, None)
+    return unpatchify(model.head(h, e), Fr, model.cfg.grid_hw, model.cfg.patch_size)
+
+# %% ../nbs/09_train.ipynb #c049f
+def bidirectional_loss(model: CausalVideoDiT,
+                       x0: Tensor,  # (B, F, C, H, W) clean clips
+                       generator: torch.Generator | None = None,
+                       shift: float = 5.0,
+                       p_clean_first: float = 0.5,  # probability that the first chunk is given clean (a prompt)
+                      ) -> Tensor:  # () mean squared velocity error over the noised chunks
+    "Flow matching of the bidirectional denoiser: one sigma per chunk, the first chunk clean with p_clean_first."
+    B, Fr = model._check_video(x0, 'x0')
+    Fc = model.cfg.frames_per_chunk
+    sigma = sample_sigmas(B, Fr // Fc, generator, shift)                            # (B, n) float64
+    sigma[:, 0] *= (torch.rand(B, generator=generator) >= p_clean_first).double()   # clean prompt: sigma 0
+    sigma = sigma.repeat_interleave(Fc, 1)                                          # (B, F)
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    s = sigma.to(x0)[..., None, None, None]
+    v = bidirectional_forward(model, (1 - s) * x0 + s * eps, 1000 * sigma)
+    noised = (sigma > 0).to(x0)[..., None, None, None].expand_as(x0)
+    return ((v - (eps - x0)).square() * noised).sum() / noised.sum()
+
+# %% ../nbs/09_train.ipynb #c049i
+class OwnRollout(NamedTuple):
+    "A generator's rollout, with what `own_samples` needs to recompute its last steps with gradient."
+    context: Tensor    # (B, F, C, H, W) the committed chunks (the prompt first): what later chunks attend to
+    t_context: Tensor  # (F,) their timesteps (0 for the prompt, 1000 context_sigma for generated chunks)
+    inputs: Tensor     # (B, F, C, H, W) each chunk's input to its last denoising step (the prompt for chunk 0)
+    t_inputs: Tensor   # (F,) that step's timestep (0 for the prompt)
+    samples: Tensor    # (B, F, C, H, W) the rollout's output: the prompt, then each chunk's last x0
+
+@torch.no_grad()
+def own_rollout(model: CausalVideoDiT,
+                prompt: Tensor,  # (B, F_c, C, H, W) the clean first chunk
+                exits: list,  # per generated chunk: index of the denoising step it stops at
+                generator: torch.Generator | None = None,
+                timesteps: Tensor | None = None,  # (K,) the sampler's warped timesteps (default: the 4-step list)
+                context_sigma: float | None = None,  # commit level (default: model.context_sigma)
+               ) -> OwnRollout:
+    "Roll out len(exits) chunks after `prompt` with the inference sampler, recording what recomputes the last steps."
+    ts = (denoising_timesteps() if timesteps is None else timesteps).tolist()
+    cs = model.context_sigma if context_sigma is None else context_sigma
+    B, Fc = prompt.shape[0], model.cfg.frames_per_chunk
+    cache = model.new_cache(B); cache.reset()
+    cache.begin_chunk(); model.forward_chunk(prompt, 0., cache); cache.commit()
+    ctx, t_ctx, xin, t_in, out = [prompt], [0.], [prompt], [0.], [prompt]
+    for k in exits:
+        cache.begin_chunk()
+        x = torch.randn(prompt.shape, generator=generator, dtype=prompt.dtype).to(prompt.device)
+        for j, t in enumerate(ts[:k + 1]):
+            if j: x = renoise(x0, torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device), t / 1000)
+            x0 = predict_x0(x, model.forward_chunk(x, t, cache), t / 1000)
+        xin.append(x); t_in.append(ts[k]); out.append(x0)
+        xc = renoise(x0, torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device), cs) if cs else x0
+        model.forward_chunk(xc, 1000 * cs, cache); cache.commit()                  # the clean pass
+        ctx.append(xc); t_ctx.append(1000 * cs)
+    per_frame = lambda v: torch.tensor(v, dtype=torch.float64).repeat_interleave(Fc)
+    return OwnRollout(torch.cat(ctx, 1), per_frame(t_ctx), torch.cat(xin, 1), per_frame(t_in), torch.cat(out, 1))
+
+# %% ../nbs/09_train.ipynb #c049j
+def own_samples(model: CausalVideoDiT, r: OwnRollout) -> Tensor:  # (B, F, C, H, W)
+    "The rollout's samples recomputed with gradient: x0 of every chunk's last step, the prompt kept."
+    Fc, ctx, t_ctx, xin, t_in = model.cfg.frames_per_chunk, *r[:4]
+    per_clip = lambda t: t[None].expand(ctx.shape[0], -1)                          # (F,) -> (B, F)
+    v = teacher_forcing_forward(model, ctx, xin, per_clip(t_in), t_context=per_clip(t_ctx))  # (B, F, C, H, W)
+    x0 = xin - (t_in / 1000).to(xin)[:, None, None, None] * v
+    return torch.cat([ctx[:, :Fc], x0[:, Fc:]], 1)                                  # (B, F, C, H, W)
+
+# %% ../nbs/09_train.ipynb #c049n
+def dmd_loss(x: Tensor,  # (B, F, C, H, W) prompt + generated chunks (with gradient)
+             real: CausalVideoDiT, fake: CausalVideoDiT,  # bidirectional real score and critic
+             frames_per_chunk: int, generator: torch.Generator | None = None,
+             sigma_range: tuple = (0.02, 0.98),  # DMD's timestep range, as a range of sigma
+            ) -> tuple:  # (loss, grad): grad (B, F, ...) is what the loss's gradient equals, up to 1/numel
+    "DMD generator loss: 0.5 |x - sg(x - (x0_fake - x0_real) / mean|x - x0_real|)|^2 over the generated frames."
+    B, Fr = x.shape[:2]
+    lo, hi = sigma_range
+    s = (lo + (hi - lo) * torch.rand(B, generator=generator, dtype=torch.float64))[:, None].expand(B, Fr).clone()
+    s[:, :frames_per_chunk] = 0                                                     # the prompt stays clean
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    sx = s.to(x)[..., None, None, None]
+    with torch.no_grad():
+        xs = (1 - sx) * x + sx * eps
+        x0_real = xs - sx * bidirectional_forward(real, xs, 1000 * s)
+        x0_fake = xs - sx * bidirectional_forward(fake, xs, 1000 * s)
+        gen = slice(frames_per_chunk, None)
+        norm = (x - x0_real)[:, gen].abs().mean((1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
+        grad = torch.zeros_like(x); grad[:, gen] = ((x0_fake - x0_real) / norm)[:, gen]
+    loss = 0.5 * (x[:, gen] - (x - grad)[:, gen].detach()).square().mean()
+    return loss, grad
+
+# %% ../nbs/09_train.ipynb #c049q
+def _sf_step(gen, real, fake, prompt, opts, g, critic_steps, grad_clip):
+    "One generator update and `critic_steps` critic updates; returns (dmd loss, mean critic loss)."
+    Fc, opt_g, opt_f = gen.cfg.frames_per_chunk, *opts
+    exits = torch.randint(0, len(DEFAULT_STEPS), (3,), generator=g).tolist()       # one exit step per chunk
+    x = own_samples(gen, own_rollout(gen, prompt, exits, g))                        # (B, 4 F_c, ...) with grad
+    loss, _ = dmd_loss(x, real, fake, Fc, g)
+    opt_g.zero_grad(set_to_none=True); loss.backward()
+    if grad_clip: torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
+    opt_g.step()
+    critic = []
+    for _ in range(critic_steps):
+        lf = bidirectional_loss(fake, x.detach(), g, p_clean_first=1.0)
+        opt_f.zero_grad(set_to_none=True); lf.backward()
+        if grad_clip: torch.nn.utils.clip_grad_norm_(fake.parameters(), grad_clip)
+        opt_f.step(); critic.append(lf.item())
+    return loss.item(), sum(critic) / max(1, len(critic))
+
+# %% ../nbs/09_train.ipynb #c049r
+def _optim_tensors(model, opt, prefix: str) -> dict:
+    names = {p: n for n, p in model.named_parameters()}
+    return {f'{prefix}{names[p]}.{k}': torch.as_tensor(v).float() for p, st in opt.state.items() for k, v in st.items()}
+
+def _load_sf_critic(fake, opt_f, path):
+    "Put a self-forcing checkpoint's critic weights and optimizer state back."
+    t = load_safetensors(path)
+    state = {k[len('critic.'):]: v for k, v in t.items() if k.startswith('critic.')}
+    _check_state(f'{Path(path).name} (critic)', fake, state)
+    fake.load_state_dict({k: v.to(fake.state_dict()[k].dtype) for k, v in state.items()})
+    _load_optimizer(fake, opt_f, {k[len('critic_'):]: v for k, v in t.items() if k.startswith('critic_optim.')}, Path(path).name)
+
+# %% ../nbs/09_train.ipynb #c049s
+def train_self_forcing(gen: CausalVideoDiT,  # the causal generator (trained with teacher forcing first)
+                       real: CausalVideoDiT,  # frozen bidirectional real score (stage 'bidirectional')
+                       steps: int, ckpt_path=None,
+                       batch_size: int = 4, lr: float = 5e-5, lr_critic: float = 1e-4,
+                       critic_steps: int = 2, ema: float = 0.99, grad_clip: float = 1.0,
+                       seed: int = 0, interval: int = 25, resume: bool = True, progress: bool = True,
+                       init: str | None = None, stage: str = 'self-forcing', **data_kw) -> dict:
+    "Self-Forcing's DMD stage in miniature: the generator learns on its own rollouts against a bidirectional teacher."
+    args = dict(objective='self-forcing', batch_size=batch_size, lr=lr, lr_critic=lr_critic, critic_steps=critic_steps,
+                ema=ema, grad_clip=grad_clip, seed=seed, stage=stage, init=init, data_kw=data_kw)
+    fake = copy.deepcopy(real).train()
+    real = real.eval().requires_grad_(False)
+    opt_g = torch.optim.AdamW(gen.parameters(), lr=lr, betas=(0.0, 0.999))           # the paper's beta_1 = 0
+    opt_f = torch.optim.AdamW(fake.parameters(), lr=lr_critic, betas=(0.0, 0.999))
+    avg = copy.deepcopy(gen).requires_grad_(False)
+    st = dict(step=0, wall_s=0.0, history=[])
+    if ckpt_path is not None and Path(ckpt_path).exists() and resume:
+        meta = _load_into(gen, ckpt_path, opt_g, avg); _load_sf_critic(fake, opt_f, ckpt_path)
+        if diff := {k: (meta['train_args'].get(k), v) for k, v in args.items() if meta['train_args'].get(k) != v}:
+            raise ValueError(f'train_self_forcing: {Path(ckpt_path).name} was trained with other arguments (file, now): {diff}')
+        st = {k: meta[k] for k in st}
+    w, Fc = gen.patch_embedding.weight, gen.cfg.frames_per_chunk
+    gen.train(); bar, losses, t_last = _progress(steps, st['step'], progress, f'train {stage}'), [], time.perf_counter()
+    try:
+        while st['step'] < steps:
+            i = st['step']
+            prompt = clip_batch(batch_size, Fc, seed=clip_seed(seed, 2 * i), **data_kw).transpose(1, 2).to(w.device, w.dtype)
+            g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
+            losses.append(_sf_step(gen, real, fake, prompt, (opt_g, opt_f), g, critic_steps, grad_clip))
+            with torch.no_grad():
+                for pa, pm in zip(avg.parameters(), gen.parameters()): pa.lerp_(pm, 1 - ema)
+            st['step'] += 1; bar.update(1, losses[-1][0])
+            if st['step'] % interval == 0 or st['step'] == steps:
+                now = time.perf_counter(); st['wall_s'] += now - t_last; t_last = now
+                st['history'].append(dict(step=st['step'], loss=sum(l[0] for l in losses) / len(losses),
+                                          critic_loss=sum(l[1] for l in losses) / len(losses), wall_s=round(st['wall_s'], 2)))
+                losses = []
+                if ckpt_path is not None:
+                    extra = {f'critic.{k}': v for k, v in fake.state_dict().items()} | _optim_tensors(fake, opt_f, 'critic_optim.')
+                    save_checkpoint(gen, ckpt_path, optimizer=opt_g, ema=avg, extra=extra, **st, train_args=args, hardware=hardware())
+    finally: bar.close()
+    gen.eval()
+    return dict(**st, hardware=hardware(), train_args=args, ema=avg.eval())
 
 # %% ../nbs/09_train.ipynb #c051
 STAGES = ('dense', 'mla-svd', 'mla-random')
+_PLAIN = dict(fade_min=0.3, fade_p=0.0, blur_p=0.0, ema=0.0, lr_final=0.1)   # no augmentation, no EMA
 DEFAULTS = {  # the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
-    'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.05),
-    **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05) for s in ('mla-svd', 'mla-random')}}
+    'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.05, **_PLAIN),
+    **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05, **_PLAIN) for s in ('mla-svd', 'mla-random')},
+    'bidirectional': dict(steps=1500, lr=3e-4, context_noise=0.0, context_sigma=0.0, **{**_PLAIN, 'ema': 0.999})}
+TRAIN_STAGES = STAGES + ('bidirectional',)   # the last one is DMD's real score model, not shipped
 
 def checkpoint_path(name: str) -> Path:
     "Path of a checkpoint shipped inside the package: 'dense', 'mla-svd' or 'mla-random'."
@@ -389,10 +699,16 @@ def _unit_float(s: str) -> float:
     if not 0 <= v < 1: raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got {s!r}')
     return v
 
+def _unit_interval(s: str) -> float:
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {s!r}')
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {s!r}')
+    return v
+
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `train` subcommand to a `videomla` subparsers object."
     p = subparsers.add_parser('train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
-    p.add_argument('--stage', choices=STAGES, default='dense', help='dense teacher from scratch, or VideoMLA from the teacher (svd or random init)')
+    p.add_argument('--stage', choices=TRAIN_STAGES, default='dense', help='dense teacher from scratch, or VideoMLA from the teacher (svd or random init)')
     p.add_argument('--steps', type=_positive_int, default=None, help='total optimizer steps (default: the shipped run\'s, DEFAULTS)')
     p.add_argument('--out', default=None, help='resumable training checkpoint (default: ./STAGE.train.safetensors)')
     p.add_argument('--resume', action='store_true', help='continue from --out if it exists')
@@ -402,6 +718,12 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument('--lr', type=_positive_float, default=None, help='peak learning rate (default: the shipped run\'s)')
     p.add_argument('--context-noise', type=_unit_float, default=None, help='train with context chunks noised to a level in U(0, this) (default: the shipped run\'s)')
     p.add_argument('--context-sigma', type=_unit_float, default=None, help='the level rollouts commit chunks at, stored with --export (default: the shipped run\'s)')
+    p.add_argument('--init', default=None, help='dense stage: start from this checkpoint\'s weights instead of a fresh model')
+    p.add_argument('--fade-min', type=_unit_interval, default=None, help='degraded context: lowest contrast a of a faded chunk')
+    p.add_argument('--fade-p', type=_unit_interval, default=None, help='degraded context: probability a context chunk is faded')
+    p.add_argument('--blur-p', type=_unit_interval, default=None, help='degraded context: probability a context chunk is blurred')
+    p.add_argument('--ema', type=_unit_float, default=None, help='EMA decay of the exported weight average (0: export the raw weights)')
+    p.add_argument('--lr-final', type=_unit_interval, default=None, help='the cosine schedule ends at this fraction of --lr')
     p.add_argument('--interval', type=_positive_int, default=25, help='steps between checkpoints')
     p.add_argument('--export', default=None, help='also write the final weights (fp16, no optimizer state) here')
     p.add_argument('--threads', type=_positive_int, default=None, help='torch CPU threads')
@@ -412,12 +734,25 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 # %% ../nbs/09_train.ipynb #c053
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: a seeded fresh dense model, or the teacher converted to VideoMLA."
+    if args.stage == 'bidirectional':
+        start = Path(args.init) if args.init else checkpoint_path('dense')
+        if not start.exists(): raise FileNotFoundError(f'--init: no such file {start}')
+        return load_checkpoint(start)
     if args.stage == 'dense':
+        if args.init:
+            if not Path(args.init).exists(): raise FileNotFoundError(f'--init: no such file {args.init}')
+            model = load_checkpoint(args.init)
+            if model.cfg.attention != 'dense': raise ValueError(f'--init: {args.init} is not a dense model')
+            return model
         torch.manual_seed(args.seed)
         return CausalVideoDiT(VideoMLAConfig.tiny(attention='dense'))
     teacher = Path(args.teacher) if args.teacher else checkpoint_path('dense')
     if not teacher.exists(): raise FileNotFoundError(f'--teacher: no such file {teacher}')
     return convert_to_mla(load_checkpoint(teacher), args.stage.split('-')[1], seed=args.seed)
+
+def _sha256(path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 def run_train(args: argparse.Namespace) -> int:
     "`videomla train`: train one stage, checkpointing as it goes; returns the exit status."
@@ -429,9 +764,14 @@ def run_train(args: argparse.Namespace) -> int:
     pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
     try: model = _initial_model(args)
     except (FileNotFoundError, ValueError) as e: sys.stderr.write(f'videomla train: error: {e}\n'); return 2
+    deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
+    deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] else None
+    init = args.init and f'{Path(args.init).name} sha256:{_sha256(args.init)[:16]}'
     log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'), context_noise=pick('context_noise'),
-                seed=args.seed, interval=args.interval,
-                progress=not args.quiet, stage=args.stage)
+                degrade=deg, ema=pick('ema'), lr_final=pick('lr_final'), init=init,
+                objective='bidirectional' if args.stage == 'bidirectional' else 'teacher-forcing',
+                seed=args.seed, interval=args.interval, progress=not args.quiet, stage=args.stage)
+    if log['ema'] is not None: model = log['ema']
     last = log['history'][-1]
     print(f'videomla train: {args.stage} {log["step"]} steps, loss {last["loss"]:.4f}, {log["wall_s"]:.0f} s on '
           f'{log["hardware"]["processor"]} ({log["hardware"]["torch_threads"]} threads); checkpoint {out}')
