@@ -34,7 +34,7 @@ from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 __all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas',
            'flow_matching_loss', 'config_from_json', 'save_checkpoint', 'read_checkpoint_meta', 'load_checkpoint',
            'convert_to_mla', 'kv_effective_ranks', 'hardware', 'continue_video', 'Degrade', 'degrade_context',
-           'clip_backgrounds', 'loop_gain', 'drift_report', 'lr_at', 'train', 'bidirectional_forward',
+           'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
            'checkpoint_path', 'load_pretrained', 'add_train_parser', 'run_train']
 
@@ -187,12 +187,15 @@ def _check_state(label: str, model: nn.Module, state: dict):
 def load_checkpoint(path,  # a .safetensors file written by save_checkpoint
                     dtype: torch.dtype = torch.float32,  # the model's dtype
                     device='cpu',
+                    weights: str = 'model',  # 'model', or 'ema': the weight average a training checkpoint keeps
                    ) -> CausalVideoDiT:  # the model, in eval mode, with `.checkpoint_meta` and its `.context_sigma`
     "Rebuild the model a checkpoint describes from its config and load its weights (safetensors only, no unpickling)."
     info = read_checkpoint_meta(path)
     model = CausalVideoDiT(info['config'])
     tensors = load_safetensors(path)
-    state = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
+    if weights not in ('model', 'ema'): raise ValueError(f"weights: must be 'model' or 'ema', got {weights!r}")
+    state = {k[len(weights) + 1:]: v for k, v in tensors.items() if k.startswith(weights + '.')}
+    if not state and weights == 'ema': raise ValueError(f'{Path(path).name}: has no EMA weights')
     _check_state(Path(path).name, model, state)
     model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in state.items()})
     model = model.to(device=device, dtype=dtype).eval()
@@ -357,6 +360,24 @@ def drift_report(model: CausalVideoDiT,
         rows.append(dict(seconds=h, mse=err(video[:, sl]), copy_last=err(truth[:, Fc - 1:Fc]), background=err(b),
                          objects=sum(found) / len(found), true_objects=sum(w.n_objects for w in worlds) / len(worlds)))
     return rows
+
+# %% ../nbs/09_train.ipynb #c018j2
+def candidate_row(path,  # a checkpoint (any stage)
+                  seeds: tuple = tuple(range(1000, 1008)), horizons: tuple = (1, 2, 5, 10, 60),
+                 ) -> dict:  # one row of the candidates table
+    "Loop gain, drift at each horizon and training cost of one checkpoint: a row of the table of tried recipes."
+    model, meta = load_checkpoint(path), read_checkpoint_meta(path)['meta']
+    gain = loop_gain(model)
+    rep = drift_report(model, seeds, horizons)
+    row = dict(file=Path(path).name, stage=meta.get('stage', meta.get('train_args', {}).get('stage')),
+               steps=meta.get('step'), s_per_step=meta['wall_s'] / meta['step'] if meta.get('step') else None,
+               threads=meta.get('hardware', {}).get('torch_threads'),
+               **{f'gain_{a}': round(g, 3) for a, g in gain.items()})
+    for r in rep:
+        row.update({f'mse_{r["seconds"]}s': round(r['mse'], 4), f'objects_{r["seconds"]}s': round(r['objects'], 2)})
+    row.update(copy_last={r['seconds']: round(r['copy_last'], 4) for r in rep},
+               background={r['seconds']: round(r['background'], 4) for r in rep})
+    return row
 
 # %% ../nbs/09_train.ipynb #c042
 class _Bar:
@@ -667,8 +688,9 @@ _PLAIN = dict(fade_min=0.3, fade_p=0.0, blur_p=0.0, ema=0.0, lr_final=0.1)   # n
 DEFAULTS = {  # the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
     'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.05, **_PLAIN),
     **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05, **_PLAIN) for s in ('mla-svd', 'mla-random')},
-    'bidirectional': dict(steps=1500, lr=3e-4, context_noise=0.0, context_sigma=0.0, **{**_PLAIN, 'ema': 0.999})}
-TRAIN_STAGES = STAGES + ('bidirectional',)   # the last one is DMD's real score model, not shipped
+    'bidirectional': dict(steps=1500, lr=3e-4, context_noise=0.0, context_sigma=0.0, **{**_PLAIN, 'ema': 0.999}),
+    'self-forcing': dict(steps=300, lr=5e-5, lr_critic=1e-4, critic_steps=2, ema=0.99)}
+TRAIN_STAGES = STAGES + ('bidirectional', 'self-forcing')   # DMD's real score model, and the DMD stage itself
 
 def checkpoint_path(name: str) -> Path:
     "Path of a checkpoint shipped inside the package: 'dense', 'mla-svd' or 'mla-random'."
@@ -724,6 +746,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument('--blur-p', type=_unit_interval, default=None, help='degraded context: probability a context chunk is blurred')
     p.add_argument('--ema', type=_unit_float, default=None, help='EMA decay of the exported weight average (0: export the raw weights)')
     p.add_argument('--lr-final', type=_unit_interval, default=None, help='the cosine schedule ends at this fraction of --lr')
+    p.add_argument('--real', default=None, help='self-forcing: the bidirectional real score (a stage bidirectional export)')
+    p.add_argument('--lr-critic', type=_positive_float, default=None, help='self-forcing: the critic\'s learning rate')
+    p.add_argument('--critic-steps', type=_positive_int, default=None, help='self-forcing: critic updates per generator update')
     p.add_argument('--interval', type=_positive_int, default=25, help='steps between checkpoints')
     p.add_argument('--export', default=None, help='also write the final weights (fp16, no optimizer state) here')
     p.add_argument('--threads', type=_positive_int, default=None, help='torch CPU threads')
@@ -734,6 +759,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 # %% ../nbs/09_train.ipynb #c053
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: a seeded fresh dense model, or the teacher converted to VideoMLA."
+    if args.stage == 'self-forcing':
+        if not args.init: raise ValueError('--init: the self-forcing stage needs the generator checkpoint it starts from')
+        if not Path(args.init).exists(): raise FileNotFoundError(f'--init: no such file {args.init}')
+        return load_checkpoint(args.init)
     if args.stage == 'bidirectional':
         start = Path(args.init) if args.init else checkpoint_path('dense')
         if not start.exists(): raise FileNotFoundError(f'--init: no such file {start}')
@@ -754,6 +783,25 @@ def _sha256(path) -> str:
     import hashlib
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
+def _run_self_forcing(args, gen, out, pick) -> int:
+    if not args.real or not Path(args.real).exists():
+        sys.stderr.write(f'videomla train: error: --real: the self-forcing stage needs an existing bidirectional checkpoint, got {args.real!r}\n')
+        return 2
+    real = load_checkpoint(args.real)
+    sig = lambda p: f'{Path(p).name} sha256:{_sha256(p)[:16]}'
+    log = train_self_forcing(gen, real, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
+                             lr_critic=pick('lr_critic'), critic_steps=pick('critic_steps'), ema=pick('ema'),
+                             seed=args.seed, interval=args.interval, progress=not args.quiet,
+                             init=f'{sig(args.init)} real {sig(args.real)}')
+    print(f'videomla train: self-forcing {log["step"]} steps, dmd loss {log["history"][-1]["loss"]:.4f}, '
+          f'{log["wall_s"]:.0f} s; checkpoint {out}')
+    if args.export:
+        model = log['ema']; model.context_sigma = gen.context_sigma
+        save_checkpoint(model, args.export, dtype=torch.float16, stage='self-forcing',
+                        **{k: log[k] for k in ('step', 'wall_s', 'history', 'hardware', 'train_args')})
+        print(f'videomla train: weights (fp16) written to {args.export}')
+    return 0
+
 def run_train(args: argparse.Namespace) -> int:
     "`videomla train`: train one stage, checkpointing as it goes; returns the exit status."
     out = Path(args.out or f'{args.stage}.train.safetensors')
@@ -764,6 +812,7 @@ def run_train(args: argparse.Namespace) -> int:
     pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
     try: model = _initial_model(args)
     except (FileNotFoundError, ValueError) as e: sys.stderr.write(f'videomla train: error: {e}\n'); return 2
+    if args.stage == 'self-forcing': return _run_self_forcing(args, model, out, pick)
     deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
     deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] else None
     init = args.init and f'{Path(args.init).name} sha256:{_sha256(args.init)[:16]}'
