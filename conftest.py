@@ -63,7 +63,7 @@ def _run_and_save(path, skip, force):
         d = getattr(cell, 'directives_', {}) or {}
         if d.get('eval:', [''])[0].lower() == 'false': return True
         return bool(flags & d.keys())
-    shell = CaptureShell(path)
+    shell = CaptureShell(path, mpl_format='png')   # stored outputs at 1x: the site shows them at their size
     with working_directory(path.parent):
         shell.run_all(nb, exc_stop=True, preproc=no_eval)
     for r, c in zip(raw.cells, nb.cells):

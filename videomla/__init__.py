@@ -3,7 +3,8 @@
 Modules, in reading order (each is exported from the notebook of the same name in nbs/):
 
 - `videomla.config`   -- VideoMLAConfig, presets, and the KV-cache arithmetic
-- `videomla.spectral` -- spectra, energy and effective rank of attention operators; safetensors and Wan readers
+- `videomla.spectral` -- spectra, energy and effective rank of attention operators
+- `videomla.weights`  -- safetensors reading and writing, and Wan2.1's self-attention weights
 - `videomla.mla`      -- DenseAttention and LatentAttention (naive and absorbed), conversion from dense
 - `videomla.rope`     -- Wan's 3D-RoPE and VideoMLA's decoupled, window-relative variant
 - `videomla.kernel`   -- the fused latent-attention kernel (Triton, imported only there) and its dispatcher
@@ -11,10 +12,11 @@ Modules, in reading order (each is exported from the notebook of the same name i
 - `videomla.model`    -- CausalVideoDiT, Wan-style, with dense or latent self-attention
 - `videomla.rollout`  -- chunk-by-chunk few-step sampling with the cache (Self-Forcing schedule)
 - `videomla.data`     -- the tiny world: procedurally generated videos with ground truth
-- `videomla.train`    -- teacher forcing, checkpoints (safetensors), MLA conversion of a trained model
+- `videomla.train`    -- teacher forcing against drift, self-forcing (DMD), checkpoints, MLA conversion
 - `videomla.evaluate` -- long-horizon quality metrics measured against the tiny world's ground truth
 - `videomla.demo`     -- a streaming GIF writer and `videomla demo`
 - `videomla.cli`      -- the `videomla` console command
+- `videomla.figures`  -- the book's figure and table style (matplotlib imported only when used)
 
 `import videomla` is light: it imports only the config; import the other modules by name.
 """

@@ -15,13 +15,14 @@ __all__ = ['frame_slot', 'context_frames', 'LatentKVCache', 'DenseKVCache']
 
 # %% ../nbs/05_cache.ipynb #c007
 def frame_slot(cfg: VideoMLAConfig, frame: int) -> int:
-    "Storage slot of absolute latent frame `frame`: sink frames keep theirs, later frames cycle through W + C slots."
-    if not (isinstance(frame, int) and frame >= 0): raise ValueError(f'frame: must be an int >= 0, got {frame!r}')
+    "Storage slot of latent frame `frame`: sink frames keep theirs, later ones cycle through W + C."
+    if not (isinstance(frame, int) and frame >= 0):
+        raise ValueError(f'frame: must be an int >= 0, got {frame!r}')
     S = cfg.sink_frames
     return frame if frame < S else S + (frame - S) % (cfg.window_frames + cfg.frames_per_chunk)
 
 def context_frames(cfg: VideoMLAConfig, chunk_start: int) -> list:
-    "Absolute ids of the frames the chunk at `chunk_start` attends to, in context order: sink, window, chunk."
+    "Frames the chunk at `chunk_start` attends to, in context order: sink, window, chunk."
     if not (isinstance(chunk_start, int) and chunk_start >= 0):
         raise ValueError(f'chunk_start: must be an int >= 0, got {chunk_start!r}')
     S, W, C = cfg.sink_frames, cfg.window_frames, cfg.frames_per_chunk
@@ -31,7 +32,7 @@ def context_frames(cfg: VideoMLAConfig, chunk_start: int) -> list:
 
 # %% ../nbs/05_cache.ipynb #c013
 def _runs(slots: list) -> list:
-    "Cut `slots` into runs of consecutive slots: [(first slot, first index in `slots`, length), ...]."
+    "Cut `slots` into runs of consecutive slots: [(first slot, index in `slots`, length), ...]."
     runs = []
     for i, s in enumerate(slots):
         if runs and runs[-1][0] + runs[-1][2] == s: runs[-1][2] += 1
@@ -39,9 +40,9 @@ def _runs(slots: list) -> list:
     return [tuple(r) for r in runs]
 
 def _positions(t: torch.Tensor, grid_hw: tuple) -> torch.Tensor:
-    "(t, y, x) of every token of frames with temporal coordinates `t` (n,), row-major inside a frame: (n*P, 3)."
-    pos = video_positions(len(t), *grid_hw, device=t.device)              # 03_rope3d's grid, t = 0..n-1
-    pos[:, 0] = t.repeat_interleave(grid_hw[0] * grid_hw[1])              # each frame's own coordinate
+    "(t, y, x) of every token of frames at temporal coordinates `t` (n,), row-major: (n*P, 3)."
+    pos = video_positions(len(t), *grid_hw, device=t.device)          # 03_rope3d's grid, t = 0..n-1
+    pos[:, 0] = t.repeat_interleave(grid_hw[0] * grid_hw[1])           # each frame's own coordinate
     return pos
 
 # %% ../nbs/05_cache.ipynb #c015
@@ -52,43 +53,48 @@ class _SlotMap:
         self.n_committed, self.chunk_start, self._written = 0, None, [False] * self.n_layers
 
     def begin_chunk(self) -> range:
-        "Open the next chunk of `frames_per_chunk` frames and plan its context; returns its absolute frame ids."
+        "Open the next chunk of frames and plan its context; returns the chunk's frame ids."
         if self.chunk_start is not None:
-            raise RuntimeError(f'{self._name}.begin_chunk: the chunk of frames {self._span()} is still open; commit() it first')
+            raise RuntimeError(f'{self._name}.begin_chunk: the chunk of frames {self._span()} is '
+                               'still open; commit() it first')
         c0, C = self.n_committed, self.frames_per_chunk
         frames = context_frames(self.cfg, c0)                  # context order: sink, window, chunk
         slots = [frame_slot(self.cfg, f) for f in frames]
         n = len(frames)
+        # proved above
+        assert sorted(slots) == list(range(n)), 'the context must fill the slot prefix'
         slot_frame = [0] * n
         for f, s in zip(frames, slots): slot_frame[s] = f
-        assert sorted(slots) == list(range(n)), 'the context must fill the slot prefix'   # proved by brute force above
+        rank = {f: i for i, f in enumerate(frames)}            # window-relative temporal coordinate
         long = dict(dtype=torch.long, device=self.device)
         self._n, self._runs = n, _runs(slots[-C:])            # the chunk's own slots, as slice runs
         self._order = torch.tensor(slots, **long)              # (n,) slots in context order
-        self._slot_frame = torch.tensor(slot_frame, **long)    # (n,) absolute frame held by each slot
-        rank = {f: i for i, f in enumerate(frames)}            # window-relative temporal coordinate
-        self._key_pos = _positions(torch.tensor([rank[f] for f in slot_frame], **long), self.cfg.grid_hw)  # (n*P, 3)
+        self._slot_frame = torch.tensor(slot_frame, **long)  # (n,) absolute frame held by each slot
+        t = torch.tensor([rank[f] for f in slot_frame], **long)
+        self._key_pos = _positions(t, self.cfg.grid_hw)        # (n*P, 3)
         self.chunk_start, self._written = c0, [False] * self.n_layers
         return range(c0, c0 + C)
 
-    def commit(self):
-        "Add the open chunk, as last written (the clean pass), to the window; the oldest frames leave it."
-        self._require_open('commit')
-        if not all(self._written):
-            missing = [l for l, w in enumerate(self._written) if not w]
-            raise RuntimeError(f'{self._name}.commit: layers {missing} were not written for frames {self._span()}; '
-                               'the clean pass must write every layer before commit()')
-        self.n_committed, self.chunk_start = self.n_committed + self.frames_per_chunk, None
+# %% ../nbs/05_cache.ipynb #c015a
+def _commit(self: _SlotMap):
+    "Add the open chunk, as last written (the clean pass), to the window; the oldest frames leave."
+    self._require_open('commit')
+    if not all(self._written):
+        missing = [l for l, w in enumerate(self._written) if not w]
+        raise RuntimeError(f'{self._name}.commit: layers {missing} were not written for frames '
+                           f'{self._span()}; the clean pass must write every layer before commit()')
+    self.n_committed, self.chunk_start = self.n_committed + self.frames_per_chunk, None
 
-    @property
-    def is_open(self) -> bool: return self.chunk_start is not None
+def _require_open(self: _SlotMap, fn: str):
+    if self.chunk_start is None:
+        raise RuntimeError(f'{self._name}.{fn}: no chunk is open (frames 0..{self.n_committed - 1} '
+                           'are committed, each chunk is committed once); call begin_chunk() first')
 
-    def _span(self): return f'{self.chunk_start}..{self.chunk_start + self.frames_per_chunk - 1}'
+def _span(self: _SlotMap) -> str:
+    return f'{self.chunk_start}..{self.chunk_start + self.frames_per_chunk - 1}'
 
-    def _require_open(self, fn):
-        if self.chunk_start is None:
-            raise RuntimeError(f'{self._name}.{fn}: no chunk is open (frames 0..{self.n_committed - 1} are committed, '
-                               'each chunk is committed once); call begin_chunk() first')
+_SlotMap.commit, _SlotMap._require_open, _SlotMap._span = _commit, _require_open, _span
+_SlotMap.is_open = property(lambda self: self.chunk_start is not None, doc='Is a chunk open?')
 
 # %% ../nbs/05_cache.ipynb #c017
 class _ContextIndex(_SlotMap):
@@ -101,7 +107,8 @@ class _ContextIndex(_SlotMap):
     def slot_frames(self) -> torch.Tensor:
         "(N,) absolute frame each slot contributes to the context, -1 where a slot is not used yet."
         self._require_open('slot_frames')
-        return torch.cat([self._slot_frame, self._slot_frame.new_full((self.capacity_frames - self._n,), -1)])
+        unused = self._slot_frame.new_full((self.capacity_frames - self._n,), -1)
+        return torch.cat([self._slot_frame, unused])
 
     def context_order(self) -> torch.Tensor:
         "(n,) storage slots in context order: sink, window oldest to newest, chunk."
@@ -110,134 +117,166 @@ class _ContextIndex(_SlotMap):
     def key_frames(self, ordered: bool = False) -> torch.Tensor:
         "(n*P,) absolute frame id of every key of `context(layer, ordered)` (for masks and tests)."
         self._require_open('key_frames')
-        return (self._slot_frame[self._order] if ordered else self._slot_frame).repeat_interleave(self.tokens_per_frame)
+        frames = self._slot_frame[self._order] if ordered else self._slot_frame
+        return frames.repeat_interleave(self.tokens_per_frame)
 
-    def key_positions(self, ordered: bool = False) -> torch.Tensor:
-        "(n*P, 3) window-relative (t, y, x) of every key of `context(layer, ordered)`; t = rank in context order."
-        self._require_open('key_positions')
-        if not ordered: return self._key_pos
-        return _positions(torch.arange(self._n, device=self.device), self.cfg.grid_hw)
+# %% ../nbs/05_cache.ipynb #c017a
+def _key_positions(self: _ContextIndex, ordered: bool = False) -> torch.Tensor:
+    "(n*P, 3) window-relative (t, y, x) of each key of `context(layer, ordered)`; t = context rank."
+    self._require_open('key_positions')
+    if not ordered: return self._key_pos
+    return _positions(torch.arange(self._n, device=self.device), self.cfg.grid_hw)
 
-    def query_frames(self) -> torch.Tensor:
-        "(C*P,) absolute frame id of every token of the open chunk, in the order it is written."
-        self._require_open('query_frames')
-        return torch.arange(self.chunk_start, self.chunk_start + self.frames_per_chunk, device=self.device).repeat_interleave(self.tokens_per_frame)
+def _query_frames(self: _ContextIndex) -> torch.Tensor:
+    "(C*P,) absolute frame id of every token of the open chunk, in the order it is written."
+    self._require_open('query_frames')
+    c0 = self.chunk_start
+    frames = torch.arange(c0, c0 + self.frames_per_chunk, device=self.device)
+    return frames.repeat_interleave(self.tokens_per_frame)
 
-    def query_positions(self) -> torch.Tensor:
-        "(C*P, 3) window-relative (t, y, x) of the chunk's tokens: t = n - C, ..., n - 1."
-        self._require_open('query_positions')
-        return _positions(torch.arange(self._n - self.frames_per_chunk, self._n, device=self.device), self.cfg.grid_hw)
+def _query_positions(self: _ContextIndex) -> torch.Tensor:
+    "(C*P, 3) window-relative (t, y, x) of the chunk's tokens: t = n - C, ..., n - 1."
+    self._require_open('query_positions')
+    t = torch.arange(self._n - self.frames_per_chunk, self._n, device=self.device)
+    return _positions(t, self.cfg.grid_hw)
 
-    def _token_order(self) -> torch.Tensor:
-        "(n*P,) storage token index of every key in context order."
-        P = self.tokens_per_frame
-        return (self._order[:, None] * P + torch.arange(P, device=self.device)).flatten()
+def _token_order(self: _ContextIndex) -> torch.Tensor:
+    "(n*P,) storage token index of every key in context order."
+    P = self.tokens_per_frame
+    return (self._order[:, None] * P + torch.arange(P, device=self.device)).flatten()
+
+_ContextIndex.key_positions, _ContextIndex.query_frames = _key_positions, _query_frames
+_ContextIndex.query_positions, _ContextIndex._token_order = _query_positions, _token_order
 
 # %% ../nbs/05_cache.ipynb #c019
 class _ChunkKVCache(_ContextIndex):
-    "Preallocated sink + window + chunk storage of named per-layer entries, shared by the latent and dense caches."
-    def __init__(self, cfg: VideoMLAConfig, batch_size: int, dtype: torch.dtype, device, entries: dict):
-        if not (isinstance(batch_size, int) and batch_size >= 1): raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
-        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point): raise ValueError(f'dtype: must be a floating torch.dtype, got {dtype!r}')
-        self.cfg, self.batch_size, self.dtype, self._entries = cfg, batch_size, dtype, entries  # name -> (feature shape, labels)
-        self.n_layers, self.frames_per_chunk, self.tokens_per_frame = cfg.n_layers, cfg.frames_per_chunk, cfg.tokens_per_frame
-        self.capacity_frames = cfg.sink_frames + cfg.window_frames + cfg.frames_per_chunk     # N = S + W + C
-        self.capacity_tokens = self.capacity_frames * self.tokens_per_frame
-        for name, (feat, _) in entries.items():                                                 # allocated once, here
-            setattr(self, name, torch.zeros(cfg.n_layers, batch_size, self.capacity_tokens, *feat, dtype=dtype, device=device))
+    "Preallocated sink + window + chunk storage of named per-layer entries (latent or dense)."
+    def __init__(self, cfg: VideoMLAConfig, batch_size: int, dtype: torch.dtype, device,
+                 entries: dict):  # name -> (feature shape, labels)
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f'dtype: must be a floating torch.dtype, got {dtype!r}')
+        self.cfg, self.batch_size, self.dtype, self._entries = cfg, batch_size, dtype, entries
+        self.n_layers, self.frames_per_chunk = cfg.n_layers, cfg.frames_per_chunk
+        self.tokens_per_frame, S, W = cfg.tokens_per_frame, cfg.sink_frames, cfg.window_frames
+        self.capacity_frames = N = S + W + cfg.frames_per_chunk                # frame slots
+        self.capacity_tokens = N * self.tokens_per_frame
+        for name, (feat, _) in entries.items():                        # allocated once, here
+            shape = (cfg.n_layers, batch_size, self.capacity_tokens, *feat)   # (L, B, N*P, ...)
+            setattr(self, name, torch.zeros(shape, dtype=dtype, device=device))
         self.device, self._name = getattr(self, name).device, type(self).__name__
         self.reset()
 
     def nbytes(self) -> int:
         "Exact bytes of the storage: every entry of every layer."
-        return sum(getattr(self, n).numel() * getattr(self, n).element_size() for n in self._entries)
+        return sum(t.numel() * t.element_size() for t in (getattr(self, n) for n in self._entries))
 
     def __repr__(self):
-        state = f'open chunk {self._span()}' if self.is_open else f'{self.n_committed} frames committed'
+        state = f'open chunk {self._span()}' if self.is_open else f'{self.n_committed} committed'
         shapes = ', '.join(f'{n} {tuple(getattr(self, n).shape)}' for n in self._entries)
-        return (f'{self._name}({shapes}; {self.cfg.sink_frames} sink + {self.cfg.window_frames} window + '
-                f'{self.frames_per_chunk} chunk frames x {self.tokens_per_frame} tokens, {self.dtype}, {self.device}; {state})')
+        c = self.cfg
+        frames = f'{c.sink_frames} sink + {c.window_frames} window + {c.frames_per_chunk} chunk'
+        return (f'{self._name}({shapes}; {frames} frames x {c.tokens_per_frame} tokens, '
+                f'{self.dtype}, {self.device}; {state})')
 
 # %% ../nbs/05_cache.ipynb #c020
-def _check_layer(self, fn: str, layer):
-    if not (isinstance(layer, int) and 0 <= layer < self.n_layers):
-        raise IndexError(f'{self._name}.{fn}: layer must be an int in [0, {self.n_layers}), got {layer!r}')
-
 def _check_entry(self, name: str, x):
     "Raise an error naming `name` and the rule if `x` is not one chunk of that entry."
     feat, labels = self._entries[name]
-    where, T = f'{self._name}.write: {name}', self.frames_per_chunk * self.tokens_per_frame
-    if not isinstance(x, torch.Tensor): raise TypeError(f'{where} must be a torch.Tensor, got {type(x).__name__}')
-    if x.ndim != 2 + len(feat): raise ValueError(f'{where} must be (B, T, {", ".join(labels)}), got shape {tuple(x.shape)}')
-    if x.dtype != self.dtype: raise ValueError(f'{where} has dtype {x.dtype}, the cache stores {self.dtype}; cast it first (the cache never converts)')
-    if x.device != self.device: raise ValueError(f'{where} is on {x.device}, the cache lives on {self.device}')
-    if x.shape[0] != self.batch_size: raise ValueError(f'{where} has batch {x.shape[0]}, the cache was built for batch_size={self.batch_size}')
-    if x.shape[1] != T: raise ValueError(f'{where} has {x.shape[1]} tokens; write exactly one chunk: frames_per_chunk * tokens_per_frame = '
-                                         f'{self.frames_per_chunk} * {self.tokens_per_frame} = {T}')
-    if tuple(x.shape[2:]) != feat: raise ValueError(f'{where} has feature shape {tuple(x.shape[2:])}, expected {feat} = ({", ".join(labels)})')
-    if x.requires_grad: raise ValueError(f'{where} requires grad; the cache stores inference values: run the cached forward '
-                                         f'under torch.no_grad() or write {name}.detach()')
+    where, dims = f'{self._name}.write: {name}', ', '.join(labels)
+    C, P = self.frames_per_chunk, self.tokens_per_frame
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f'{where} must be a torch.Tensor, got {type(x).__name__}')
+    if x.ndim != 2 + len(feat):
+        raise ValueError(f'{where} must be (B, T, {dims}), got shape {tuple(x.shape)}')
+    if x.dtype != self.dtype:
+        raise ValueError(f'{where} has dtype {x.dtype}, the cache stores {self.dtype}; '
+                         'cast it first (the cache never converts)')
+    if x.device != self.device:
+        raise ValueError(f'{where} is on {x.device}, the cache lives on {self.device}')
+    if x.shape[0] != self.batch_size:
+        raise ValueError(f'{where} has batch {x.shape[0]}, the cache was built for '
+                         f'batch_size={self.batch_size}')
+    if x.shape[1] != C * P:
+        raise ValueError(f'{where} has {x.shape[1]} tokens; write exactly one chunk: '
+                         f'frames_per_chunk * tokens_per_frame = {C} * {P} = {C * P}')
+    if tuple(x.shape[2:]) != feat:
+        raise ValueError(f'{where} has feature shape {tuple(x.shape[2:])}, '
+                         f'expected {feat} = ({dims})')
+    if x.requires_grad:
+        raise ValueError(f'{where} requires grad; the cache stores inference values: run the '
+                         f'cached forward under torch.no_grad() or write {name}.detach()')
 
-_ChunkKVCache._check_layer, _ChunkKVCache._check_entry = _check_layer, _check_entry
+_ChunkKVCache._check_entry = _check_entry
 
 # %% ../nbs/05_cache.ipynb #c022
-def _write(self, layer: int, **xs):
-    "Store one chunk of every entry of `layer` in the open chunk's slots, overwriting the previous pass."
+def _check_layer(self, fn: str, layer):
+    if not (isinstance(layer, int) and 0 <= layer < self.n_layers):
+        raise IndexError(f'{self._name}.{fn}: layer must be an int in [0, {self.n_layers}), '
+                         f'got {layer!r}')
+
+def _write(self: _ChunkKVCache, layer: int, **xs):
+    "Store one chunk of each entry of `layer` in the open chunk's slots, overwriting the last pass."
     self._require_open('write'); self._check_layer('write', layer)
     for name, x in xs.items(): self._check_entry(name, x)
     B, N, C, P = self.batch_size, self.capacity_frames, self.frames_per_chunk, self.tokens_per_frame
     for name, x in xs.items():
         feat = self._entries[name][0]
-        dst = getattr(self, name)[layer].view(B, N, P, *feat)             # (B, N, P, ...) view of the storage
+        dst = getattr(self, name)[layer].view(B, N, P, *feat)           # (B, N, P, ...) the storage
         src = x.reshape(B, C, P, *feat)                                    # (B, C, P, ...)
         for slot, i, k in self._runs: dst[:, slot:slot + k].copy_(src[:, i:i + k])
     self._written[layer] = True
 
-def _context(self, layer: int, ordered: bool = False) -> tuple:
-    "Context of `layer`, one tensor per entry (B, n*P, ...): views in slot order, or gathered copies in context order."
+def _context(self: _ChunkKVCache, layer: int, ordered: bool = False) -> tuple:
+    "`layer`'s context, a (B, n*P, ...) tensor per entry: slot-order views or context-order copies."
     self._require_open('context'); self._check_layer('context', layer)
     if not self._written[layer]:
-        raise RuntimeError(f'{self._name}.context: layer {layer} has not been written for frames {self._span()}; '
-                           f'write({layer}, ...) comes first (the chunk slots still hold older frames)')
-    if ordered: return tuple(getattr(self, n)[layer].index_select(1, self._token_order()) for n in self._entries)
-    T = self._n * self.tokens_per_frame
-    return tuple(getattr(self, n)[layer][:, :T] for n in self._entries)  # the slot prefix, no copy
+        raise RuntimeError(f'{self._name}.context: layer {layer} has not been written for frames '
+                           f'{self._span()}; write({layer}, ...) comes first (the chunk slots '
+                           'still hold older frames)')
+    store = [getattr(self, n)[layer] for n in self._entries]               # (B, N*P, ...) each
+    if ordered: return tuple(s.index_select(1, self._token_order()) for s in store)
+    return tuple(s[:, :self._n * self.tokens_per_frame] for s in store)   # the slot prefix, no copy
 
+_ChunkKVCache._check_layer = _check_layer
 _ChunkKVCache._write, _ChunkKVCache._context = _write, _context
 
 # %% ../nbs/05_cache.ipynb #c024
 class LatentKVCache(_ChunkKVCache):
-    "VideoMLA's self-attention cache: per layer the normalised latent `c_kv` and the unrotated shared key `k_rope`."
-    def __init__(self, cfg: VideoMLAConfig,          # geometry: layers, d_c, d_rope, sink/window/chunk frames, tokens per frame
-                 batch_size: int = 1,                # videos generated together
-                 dtype: torch.dtype = torch.float32, # storage dtype; writes must match it
-                 device: str | torch.device = 'cpu'):  # storage device ('meta' sizes a cache without allocating it)
-        super().__init__(cfg, batch_size, dtype, device,
-                         dict(c_kv=((cfg.kv_lora_rank,), ('kv_lora_rank',)), k_rope=((cfg.qk_rope_head_dim,), ('qk_rope_head_dim',))))
+    "VideoMLA's cache: per layer the normalised latent `c_kv` and unrotated shared key `k_rope`."
+    def __init__(self, cfg: VideoMLAConfig,  # geometry: layers, d_c, d_rope, sink/window/chunk
+                 batch_size: int = 1,  # videos generated together
+                 dtype: torch.dtype = torch.float32,  # storage dtype; writes must match it
+                 device: str | torch.device = 'cpu'):  # 'meta' sizes a cache without allocating it
+        entries = dict(c_kv=((cfg.kv_lora_rank,), ('kv_lora_rank',)),
+                       k_rope=((cfg.qk_rope_head_dim,), ('qk_rope_head_dim',)))
+        super().__init__(cfg, batch_size, dtype, device, entries)
 
     def write(self, layer: int, c_kv: torch.Tensor, k_rope: torch.Tensor):
-        "Store the open chunk's `c_kv` (B, C*P, d_c) and unrotated `k_rope` (B, C*P, d_rope) for `layer`."
+        "Store the open chunk's `c_kv` (B, C*P, d_c) and unrotated `k_rope` (B, C*P, d_rope)."
         self._write(layer, c_kv=c_kv, k_rope=k_rope)
 
     def context(self, layer: int, ordered: bool = False) -> tuple:
-        "(c_kv (B, n*P, d_c), k_rope (B, n*P, d_rope)) of `layer`'s context: views in slot order (default)."
+        "(c_kv (B, n*P, d_c), k_rope (B, n*P, d_rope)) of `layer`'s context, in slot order."
         return self._context(layer, ordered)
 
 # %% ../nbs/05_cache.ipynb #c025
 class DenseKVCache(_ChunkKVCache):
-    "Wan baseline cache with the same window: per layer per-head keys `k` (unrotated) and values `v`."
-    def __init__(self, cfg: VideoMLAConfig,          # geometry: layers, heads, head widths, sink/window/chunk frames
-                 batch_size: int = 1,                # videos generated together
-                 dtype: torch.dtype = torch.float32, # storage dtype; writes must match it
-                 device: str | torch.device = 'cpu'):  # storage device ('meta' sizes a cache without allocating it)
+    "Wan baseline cache, same window: per layer per-head keys `k` (unrotated) and values `v`."
+    def __init__(self, cfg: VideoMLAConfig,  # geometry: layers, heads, head dims, sink/window/chunk
+                 batch_size: int = 1,  # videos generated together
+                 dtype: torch.dtype = torch.float32,  # storage dtype; writes must match it
+                 device: str | torch.device = 'cpu'):  # 'meta' sizes a cache without allocating it
         H = cfg.n_heads
-        super().__init__(cfg, batch_size, dtype, device,
-                         dict(k=((H, cfg.head_dim), ('n_heads', 'head_dim')), v=((H, cfg.v_head_dim), ('n_heads', 'v_head_dim'))))
+        entries = dict(k=((H, cfg.head_dim), ('n_heads', 'head_dim')),
+                       v=((H, cfg.v_head_dim), ('n_heads', 'v_head_dim')))
+        super().__init__(cfg, batch_size, dtype, device, entries)
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        "Store the open chunk's unrotated keys `k` (B, C*P, H, D) and values `v` (B, C*P, H, D) for `layer`."
+        "Store the open chunk's unrotated keys `k` (B, C*P, H, D) and values `v` (B, C*P, H, D)."
         self._write(layer, k=k, v=v)
 
     def context(self, layer: int, ordered: bool = False) -> tuple:
-        "(k (B, n*P, H, D), v (B, n*P, H, D)) of `layer`'s context: views in slot order (default)."
+        "(k (B, n*P, H, D), v (B, n*P, H, D)) of `layer`'s context, in slot order (default)."
         return self._context(layer, ordered)

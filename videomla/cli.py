@@ -24,39 +24,50 @@ PRESETS = {'wan-1.3b': VideoMLAConfig.wan_1_3b, 'tiny': VideoMLAConfig.tiny}
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32}
 
 # %% ../nbs/90_cli.ipynb #c007
-def _nonneg(kind):
+def _number(kind, ok, rule):
+    "An argparse type: `kind(s)`, rejected with `rule` unless `ok(value)`."
     def parse(s):
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f'expected a number >= 0, got {s!r}')
-        if v < 0: raise argparse.ArgumentTypeError(f'expected a number >= 0, got {s!r}')
+        except ValueError: v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f'expected a number {rule}, got {s!r}')
         return v
     return parse
 
-def _positive(kind):
-    def parse(s):
-        try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f'expected a number > 0, got {s!r}')
-        if not v > 0: raise argparse.ArgumentTypeError(f'expected a number > 0, got {s!r}')
-        return v
-    return parse
+def _nonneg(kind): return _number(kind, lambda v: v >= 0, '>= 0')
+def _positive(kind): return _number(kind, lambda v: v > 0, '> 0')
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `videomla` argument parser with its subcommands."
-    p = _Parser(prog='videomla', description='VideoMLA: multi-head latent attention for autoregressive video diffusion.')
-    sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
+# %% ../nbs/90_cli.ipynb #c008b
+def _add_memory(sub):
     m = sub.add_parser('memory', help='self-attention KV-cache memory, dense vs VideoMLA')
     m.add_argument('--preset', choices=sorted(PRESETS), default='wan-1.3b', help='model geometry')
-    m.add_argument('--seconds', type=_nonneg(float), default=60.0, help='length of the generated video')
-    m.add_argument('--window', type=_nonneg(int), default=None, help='window frames (default: the preset\'s)')
-    m.add_argument('--sink', type=_nonneg(int), default=None, help='sink frames (default: the preset\'s)')
+    m.add_argument('--seconds', type=_nonneg(float), default=60.0,
+                   help='length of the generated video')
+    m.add_argument('--window', type=_nonneg(int), default=None,
+                   help="window frames (default: the preset's)")
+    m.add_argument('--sink', type=_nonneg(int), default=None,
+                   help="sink frames (default: the preset's)")
     m.add_argument('--dtype', choices=sorted(DTYPES), default='bf16', help='cache dtype')
-    d = sub.add_parser('demo', help='stream a minute of tiny-world video from the shipped VideoMLA model into a GIF')
+
+def _add_demo(sub):
+    d = sub.add_parser('demo', help='stream a minute of tiny-world video from VideoMLA to a GIF')
     d.add_argument('--seconds', type=_positive(float), default=60.0, help='length of the video')
-    d.add_argument('--checkpoint', default=None, help="shipped name (dense, mla-svd, mla-random) or a .safetensors file")
-    d.add_argument('--attention', choices=('mla', 'dense'), default='mla', help='which model renders the video')
+    d.add_argument('--checkpoint', default=None,
+                   help='shipped name (dense, mla-svd, mla-random) or a .safetensors file')
+    d.add_argument('--attention', choices=('mla', 'dense'), default='mla',
+                   help='which model renders the video')
     d.add_argument('--out', default='videomla_demo.gif', help='the animated GIF to write')
     d.add_argument('--device', default='cpu', help='torch device (cpu, cuda, cuda:1, ...)')
     d.add_argument('--seed', type=_nonneg(int), default=0, help='world and noise seed')
+
+# %% ../nbs/90_cli.ipynb #c008c
+def build_parser() -> argparse.ArgumentParser:
+    "The `videomla` argument parser with its subcommands."
+    p = _Parser(prog='videomla',
+                description='VideoMLA: multi-head latent attention for autoregressive video '
+                            'diffusion.')
+    sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
+    _add_memory(sub); _add_demo(sub)
     from videomla.train import add_train_parser
     add_train_parser(sub)
     return p
@@ -70,14 +81,18 @@ def _fmt_bytes(b: int) -> str:
 def format_memory(cfg: VideoMLAConfig, r: dict, preset: str, dtype: str) -> str:
     "The `videomla memory` table for a `memory_report` dict."
     win = f'{cfg.sink_frames} sink + {cfg.window_frames} window ({r["window_tokens"]} tokens)'
-    rows = [f'videomla memory: preset {preset}, {r["seconds"]:g} s of video = {r["latent_frames"]} latent frames '
-            f'x {cfg.tokens_per_frame} tokens, {cfg.n_layers} layers, {dtype}',
-            f'per token per layer   dense {r["dense_per_token"]:>6}   VideoMLA {r["mla_per_token"]:>6}   '
-            f'({100 * r["reduction"]:.1f}% less, {r["ratio"]:.1f}x smaller)',
-            f'{"cache":<34}{"dense":>12}{"VideoMLA":>14}',
-            f'{"full (" + str(r["tokens"]) + " tokens)":<34}{_fmt_bytes(r["dense_full_bytes"]):>12}{_fmt_bytes(r["mla_full_bytes"]):>14}',
-            f'{win:<34}{_fmt_bytes(r["dense_window_bytes"]):>12}{_fmt_bytes(r["mla_window_bytes"]):>14}']
-    return '\n'.join(rows)
+    full = f'full ({r["tokens"]} tokens)'
+    row = lambda name, d, m: f'{name:<34}{d:>12}{m:>14}'
+    return '\n'.join([
+        f'videomla memory: preset {preset}, {r["seconds"]:g} s of video = '
+        f'{r["latent_frames"]} latent '
+        f'frames x {cfg.tokens_per_frame} tokens, {cfg.n_layers} layers, {dtype}',
+        f'per token per layer   dense {r["dense_per_token"]:>6}   '
+        f'VideoMLA {r["mla_per_token"]:>6}   '
+        f'({100 * r["reduction"]:.1f}% less, {r["ratio"]:.1f}x smaller)',
+        row('cache', 'dense', 'VideoMLA'),
+        row(full, _fmt_bytes(r['dense_full_bytes']), _fmt_bytes(r['mla_full_bytes'])),
+        row(win, _fmt_bytes(r['dense_window_bytes']), _fmt_bytes(r['mla_window_bytes']))])
 
 # %% ../nbs/90_cli.ipynb #c010
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     if args.command == 'memory':
-        over = {k: v for k, v in (('window_frames', args.window), ('sink_frames', args.sink)) if v is not None}
+        given = (('window_frames', args.window), ('sink_frames', args.sink))
+        over = {k: v for k, v in given if v is not None}
         try: cfg = PRESETS[args.preset](**over)
         except ValueError as e: p.error(str(e))
-        print(format_memory(cfg, memory_report(cfg, args.seconds, DTYPES[args.dtype]), args.preset, args.dtype))
+        r = memory_report(cfg, args.seconds, DTYPES[args.dtype])
+        print(format_memory(cfg, r, args.preset, args.dtype))
     elif args.command == 'demo': return _run_demo(p, args)
     elif args.command == 'train': return args.func(args)
     return 0

@@ -16,9 +16,10 @@ __all__ = ['TOLERANCES', 'Attention', 'VideoMLAConfig', 'tolerance', 'kv_scalars
            'cache_frames', 'frames_to_tokens', 'memory_curve', 'memory_report']
 
 # %% ../nbs/00_config.ipynb #c007
+# long: one frozen config, one field per line with the reason for its value
 @dataclass(frozen=True)
 class VideoMLAConfig:
-    "Geometry of a Wan-style causal video DiT and its VideoMLA self-attention (DeepSeek MLA field names)."
+    "Geometry of a Wan-style causal video DiT and its VideoMLA self-attention (DeepSeek MLA names)."
     # -- transformer (Wan2.1-T2V-1.3B)
     dim: int = 1536                 # model width d
     n_heads: int = 12               # attention heads n_h
@@ -29,35 +30,37 @@ class VideoMLAConfig:
     kv_lora_rank: int = 192         # d_c: shared content latent c_kv, the main cache-capacity knob
     q_lora_rank: int = 768          # d_q: query latent c_q, never cached
     qk_nope_head_dim: int = 96      # per-head content (position-free) part of the q.k score
-    qk_rope_head_dim: int = 32      # decoupled 3D-RoPE part: one head-shared key k_R, cached unrotated
-    v_head_dim: int = 128           # per-head value width; equals head_dim so Wan's output projection is kept
-    rope_pairs: tuple = (6, 5, 5)   # complex pairs of the shared key on the (t, h, w) axes, highest frequencies
+    qk_rope_head_dim: int = 32      # decoupled 3D-RoPE part: one shared key k_R, cached unrotated
+    v_head_dim: int = 128           # per-head value width = head_dim: Wan's W_O stays
+    rope_pairs: tuple = (6, 5, 5)   # complex pairs of k_R on (t, h, w), highest frequencies
     rope_theta: float = 10000.0     # RoPE base, as in Wan
-    attention: str = 'mla'          # self-attention of the model: 'mla' (VideoMLA) or 'dense' (Wan baseline)
+    attention: str = 'mla'          # self-attention: 'mla' (VideoMLA) or 'dense' (Wan baseline)
     # -- video geometry (480 x 832 at 16 fps through Wan's VAE)
-    in_channels: int = 16           # channels of a latent frame (VAE latents; 3 for a pixel-space model)
+    in_channels: int = 16           # channels of a latent frame (VAE latents; 3 for pixel space)
     patch_size: tuple = (1, 2, 2)   # (t, h, w) patch of the patch embedding
     latent_height: int = 60         # latent frame height before patching (480 px / 8)
     latent_width: int = 104         # latent frame width before patching (832 px / 8)
     fps: int = 16                   # frames per second of the decoded video
-    vae_stride_t: int = 4           # temporal VAE stride: F frames -> 1 + ceil((F - 1) / 4) latent frames
+    vae_stride_t: int = 4           # temporal VAE stride: F frames -> 1 + ceil((F - 1) / 4) latents
     # -- autoregressive rollout (paper App. D.4)
     frames_per_chunk: int = 3       # latent frames denoised together as one chunk
     sink_frames: int = 1            # first latent frames, never evicted (attention sink)
     window_frames: int = 6          # most recent committed latent frames in the sliding window
     # -- conditioning and time
-    cond_dim: int = 4096            # width of the conditioning sequence (umT5 text); 0 turns cross-attention off
+    cond_dim: int = 4096            # conditioning width (umT5 text); 0 turns cross-attention off
     freq_dim: int = 256             # sinusoidal time-embedding width
     eps: float = 1e-6               # RMSNorm epsilon
 
     def __post_init__(self):
-        for f in ('rope_pairs', 'patch_size'):                  # lists become tuples: the config stays hashable
-            if isinstance(getattr(self, f), list): object.__setattr__(self, f, tuple(getattr(self, f)))
+        for f in ('rope_pairs', 'patch_size'):   # lists become tuples: the config stays hashable
+            v = getattr(self, f)
+            if isinstance(v, list): object.__setattr__(self, f, tuple(v))
         _validate(self)
 
 # %% ../nbs/00_config.ipynb #c009
-_POSITIVE = ('dim n_heads head_dim n_layers ffn_dim kv_lora_rank q_lora_rank qk_nope_head_dim qk_rope_head_dim '
-             'v_head_dim in_channels latent_height latent_width fps vae_stride_t frames_per_chunk window_frames freq_dim').split()
+_POSITIVE = ('dim n_heads head_dim n_layers ffn_dim kv_lora_rank q_lora_rank qk_nope_head_dim '
+             'qk_rope_head_dim v_head_dim in_channels latent_height latent_width fps vae_stride_t '
+             'frames_per_chunk window_frames freq_dim').split()
 
 def _check(ok, field, rule):
     if not ok: raise ValueError(f'VideoMLAConfig.{field}: {rule}')
@@ -67,39 +70,60 @@ def _wan_axis_pairs(head_dim):
     c = head_dim // 2
     return (c - 2 * (c // 3), c // 3, c // 3)
 
-# %% ../nbs/00_config.ipynb #c010
-def _validate(c):
+def _validate_types(c):
     for f in _POSITIVE:
         v = getattr(c, f)
-        _check(isinstance(v, int) and not isinstance(v, bool) and v > 0, f, f'must be a positive int, got {v!r}')
+        ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
+        _check(ok, f, f'must be a positive int, got {v!r}')
     for f in ('sink_frames', 'cond_dim'):
-        _check(isinstance(getattr(c, f), int) and getattr(c, f) >= 0, f, f'must be an int >= 0, got {getattr(c, f)!r}')
-    _check(c.rope_theta > 0 and c.eps > 0, 'rope_theta' if c.rope_theta <= 0 else 'eps', 'must be > 0')
-    _check(c.attention in ('mla', 'dense'), 'attention', f"must be 'mla' or 'dense', got {c.attention!r}")
+        v = getattr(c, f)
+        _check(isinstance(v, int) and v >= 0, f, f'must be an int >= 0, got {v!r}')
+    for f in ('rope_theta', 'eps'): _check(getattr(c, f) > 0, f, 'must be > 0')
+    _check(c.attention in ('mla', 'dense'), 'attention',
+           f"must be 'mla' or 'dense', got {c.attention!r}")
+
+# %% ../nbs/00_config.ipynb #c010
+def _validate_heads(c):
     _check(c.n_heads * c.head_dim == c.dim, 'n_heads',
            f'n_heads * head_dim must equal dim ({c.n_heads} * {c.head_dim} != {c.dim})')
     _check(c.head_dim % 2 == 0, 'head_dim', f'must be even (RoPE rotates pairs), got {c.head_dim}')
     _check(c.qk_nope_head_dim + c.qk_rope_head_dim == c.head_dim, 'qk_nope_head_dim',
-           f'qk_nope_head_dim + qk_rope_head_dim must equal head_dim ({c.qk_nope_head_dim} + {c.qk_rope_head_dim} != {c.head_dim})')
+           'qk_nope_head_dim + qk_rope_head_dim must equal head_dim '
+           f'({c.qk_nope_head_dim} + {c.qk_rope_head_dim} != {c.head_dim})')
     _check(c.v_head_dim == c.head_dim, 'v_head_dim',
-           f'must equal head_dim so the dense output projection is kept ({c.v_head_dim} != {c.head_dim})')
-    _check(c.qk_rope_head_dim % 2 == 0, 'qk_rope_head_dim', f'must be even (RoPE rotates pairs), got {c.qk_rope_head_dim}')
-    _check(len(c.rope_pairs) == 3 and all(isinstance(p, int) and p >= 1 for p in c.rope_pairs), 'rope_pairs',
-           f'must be three ints >= 1 for the (t, h, w) axes, got {c.rope_pairs!r}')
-    _check(sum(c.rope_pairs) * 2 == c.qk_rope_head_dim, 'rope_pairs',
-           f'pairs must sum to qk_rope_head_dim / 2 ({sum(c.rope_pairs)} != {c.qk_rope_head_dim // 2})')
+           'must equal head_dim so the dense output projection is kept '
+           f'({c.v_head_dim} != {c.head_dim})')
+    _check(c.qk_rope_head_dim % 2 == 0, 'qk_rope_head_dim',
+           f'must be even (RoPE rotates pairs), got {c.qk_rope_head_dim}')
+    p = c.rope_pairs
+    _check(len(p) == 3 and all(isinstance(x, int) and x >= 1 for x in p), 'rope_pairs',
+           f'must be three ints >= 1 for the (t, h, w) axes, got {p!r}')
+    _check(sum(p) * 2 == c.qk_rope_head_dim, 'rope_pairs',
+           f'pairs must sum to qk_rope_head_dim / 2 ({sum(p)} != {c.qk_rope_head_dim // 2})')
     ladders = _wan_axis_pairs(c.head_dim)
-    _check(all(p <= l for p, l in zip(c.rope_pairs, ladders)), 'rope_pairs',
-           f"must fit Wan's per-axis ladders {ladders} at head_dim {c.head_dim}, got {c.rope_pairs}")
-    _check(c.kv_lora_rank <= c.dim, 'kv_lora_rank', f'must be <= dim (the rank of W_dkv), got {c.kv_lora_rank} > {c.dim}')
-    _check(c.q_lora_rank <= c.dim, 'q_lora_rank', f'must be <= dim (the rank of W_dq), got {c.q_lora_rank} > {c.dim}')
-    _check(len(c.patch_size) == 3 and all(isinstance(p, int) and p >= 1 for p in c.patch_size), 'patch_size',
-           f'must be three ints >= 1, got {c.patch_size!r}')
-    _check(c.patch_size[0] == 1, 'patch_size', f'the temporal patch must be 1 (one latent frame per token row), got {c.patch_size[0]}')
-    _check(c.latent_height % c.patch_size[1] == 0, 'latent_height', f'must be divisible by patch_size[1] ({c.latent_height} % {c.patch_size[1]})')
-    _check(c.latent_width % c.patch_size[2] == 0, 'latent_width', f'must be divisible by patch_size[2] ({c.latent_width} % {c.patch_size[2]})')
+    _check(all(x <= l for x, l in zip(p, ladders)), 'rope_pairs',
+           f"must fit Wan's per-axis ladders {ladders} at head_dim {c.head_dim}, got {p}")
+    for f in ('kv_lora_rank', 'q_lora_rank'):
+        _check(getattr(c, f) <= c.dim, f, f'must be <= dim (the rank of its down-projection), '
+               f'got {getattr(c, f)} > {c.dim}')
+
+# %% ../nbs/00_config.ipynb #c010b
+def _validate_geometry(c):
+    ps = c.patch_size
+    _check(len(ps) == 3 and all(isinstance(p, int) and p >= 1 for p in ps), 'patch_size',
+           f'must be three ints >= 1, got {ps!r}')
+    _check(ps[0] == 1, 'patch_size',
+           f'the temporal patch must be 1 (one latent frame per token row), got {ps[0]}')
+    _check(c.latent_height % ps[1] == 0, 'latent_height',
+           f'must be divisible by patch_size[1] ({c.latent_height} % {ps[1]})')
+    _check(c.latent_width % ps[2] == 0, 'latent_width',
+           f'must be divisible by patch_size[2] ({c.latent_width} % {ps[2]})')
     _check(c.window_frames >= c.frames_per_chunk, 'window_frames',
-           f'the window must hold at least one chunk ({c.window_frames} < frames_per_chunk {c.frames_per_chunk})')
+           'the window must hold at least one chunk '
+           f'({c.window_frames} < frames_per_chunk {c.frames_per_chunk})')
+
+def _validate(c):
+    _validate_types(c); _validate_heads(c); _validate_geometry(c)
 
 # %% ../nbs/00_config.ipynb #c012
 def _grid_hw(self:VideoMLAConfig) -> tuple:
@@ -125,11 +149,12 @@ def _wan_1_3b(cls, **overrides) -> VideoMLAConfig:
     return cls(**overrides)
 
 def _tiny(cls, **overrides) -> VideoMLAConfig:
-    "A CPU-sized pixel-space model (32 x 32 RGB, 64 tokens a frame) whose MLA cache is >= 90% smaller per token."
-    base = dict(dim=128, n_heads=4, head_dim=32, n_layers=4, ffn_dim=512, kv_lora_rank=16, q_lora_rank=64,
-                qk_nope_head_dim=24, qk_rope_head_dim=8, v_head_dim=32, rope_pairs=(2, 1, 1), in_channels=3,
-                patch_size=(1, 4, 4), latent_height=32, latent_width=32, fps=8, vae_stride_t=1,
-                frames_per_chunk=3, sink_frames=1, window_frames=6, cond_dim=0, freq_dim=64)
+    "A CPU-sized pixel-space model (32 x 32 RGB, 64 tokens a frame); MLA cache >= 90% smaller."
+    base = dict(dim=128, n_heads=4, head_dim=32, n_layers=4, ffn_dim=512,
+                kv_lora_rank=16, q_lora_rank=64, qk_nope_head_dim=24, qk_rope_head_dim=8,
+                v_head_dim=32, rope_pairs=(2, 1, 1), in_channels=3, patch_size=(1, 4, 4),
+                latent_height=32, latent_width=32, fps=8, vae_stride_t=1, frames_per_chunk=3,
+                sink_frames=1, window_frames=6, cond_dim=0, freq_dim=64)
     return cls(**{**base, **overrides})
 
 VideoMLAConfig.wan_1_3b = classmethod(_wan_1_3b)
@@ -146,15 +171,18 @@ TOLERANCES = MappingProxyType({  # dtype -> (atol, rtol) for torch.testing.asser
 
 def tolerance(dtype: torch.dtype) -> dict:
     "`atol` and `rtol` for comparing tensors computed in `dtype`."
-    if dtype not in TOLERANCES: raise ValueError(f'tolerance: no tolerance for dtype {dtype}; known: {list(TOLERANCES)}')
+    if dtype not in TOLERANCES:
+        raise ValueError(f'tolerance: no tolerance for dtype {dtype}; known: {list(TOLERANCES)}')
     atol, rtol = TOLERANCES[dtype]
     return dict(atol=atol, rtol=rtol)
 
 # %% ../nbs/00_config.ipynb #c022
 Attention = Literal['dense', 'gqa', 'mqa', 'mla']
 
-def kv_scalars_per_token(cfg: VideoMLAConfig, attention: Attention, n_kv_heads: int | None = None) -> int:
-    "Numbers one self-attention layer caches per token; `n_kv_heads` is GQA's KV heads (default n_heads // 4)."
+def kv_scalars_per_token(cfg: VideoMLAConfig, attention: Attention,
+                         n_kv_heads: int | None = None,  # GQA's KV heads (default n_heads // 4)
+                         ) -> int:
+    "Numbers one self-attention layer caches per token."
     if attention == 'dense': return 2 * cfg.n_heads * cfg.head_dim
     if attention == 'mqa': return 2 * cfg.head_dim
     if attention == 'mla': return cfg.kv_lora_rank + cfg.qk_rope_head_dim
@@ -166,25 +194,29 @@ def kv_scalars_per_token(cfg: VideoMLAConfig, attention: Attention, n_kv_heads: 
     raise ValueError(f"attention: must be one of 'dense', 'gqa', 'mqa', 'mla', got {attention!r}")
 
 # %% ../nbs/00_config.ipynb #c023
-def kv_cache_bytes(cfg: VideoMLAConfig, attention: Attention, n_tokens: int, dtype: torch.dtype = torch.bfloat16,
-                   n_kv_heads: int | None = None) -> int:
+def kv_cache_bytes(cfg: VideoMLAConfig, attention: Attention, n_tokens: int,
+                   dtype: torch.dtype = torch.bfloat16, n_kv_heads: int | None = None) -> int:
     "Exact bytes of the self-attention cache of `n_tokens` tokens over all `cfg.n_layers` layers."
-    if not (isinstance(n_tokens, int) and n_tokens >= 0): raise ValueError(f'n_tokens: must be an int >= 0, got {n_tokens!r}')
+    if not (isinstance(n_tokens, int) and n_tokens >= 0):
+        raise ValueError(f'n_tokens: must be an int >= 0, got {n_tokens!r}')
     itemsize = torch.empty((), dtype=dtype).element_size()
     return n_tokens * cfg.n_layers * kv_scalars_per_token(cfg, attention, n_kv_heads) * itemsize
 
 # %% ../nbs/00_config.ipynb #c027
 def latent_frames(cfg: VideoMLAConfig, seconds: float) -> int:
-    "Latent frames of `seconds` of video: F = round(seconds * fps) + 1 frames, 1 + ceil((F - 1) / vae_stride_t) latents."
+    "Latent frames in `seconds` of video: F = round(seconds * fps) + 1, 1 + ceil((F - 1) / stride)."
     if not seconds >= 0: raise ValueError(f'seconds: must be >= 0, got {seconds!r}')
     n_frames = round(seconds * cfg.fps) + 1
     return 1 + math.ceil((n_frames - 1) / cfg.vae_stride_t)
 
-def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int, policy: Literal['full', 'window'] = 'window',
-                 include_chunk: bool = False) -> int:
-    "Latent frames held in the cache after `n_latent_frames`: all of them ('full') or sink + window ('window')."
-    if not (isinstance(n_latent_frames, int) and n_latent_frames >= 0):
-        raise ValueError(f'n_latent_frames: must be an int >= 0, got {n_latent_frames!r}')
+def _check_frames(n):
+    if not (isinstance(n, int) and n >= 0):
+        raise ValueError(f'n_latent_frames: must be an int >= 0, got {n!r}')
+
+def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int,
+                 policy: Literal['full', 'window'] = 'window', include_chunk: bool = False) -> int:
+    "Latent frames cached after `n_latent_frames`: all ('full') or sink + window ('window')."
+    _check_frames(n_latent_frames)
     if policy == 'full': return n_latent_frames
     if policy != 'window': raise ValueError(f"policy: must be 'full' or 'window', got {policy!r}")
     held = min(n_latent_frames, cfg.sink_frames + cfg.window_frames)
@@ -192,8 +224,7 @@ def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int, policy: Literal['ful
 
 def frames_to_tokens(cfg: VideoMLAConfig, n_latent_frames: int) -> int:
     "Tokens in `n_latent_frames` latent frames."
-    if not (isinstance(n_latent_frames, int) and n_latent_frames >= 0):
-        raise ValueError(f'n_latent_frames: must be an int >= 0, got {n_latent_frames!r}')
+    _check_frames(n_latent_frames)
     return n_latent_frames * cfg.tokens_per_frame
 
 # %% ../nbs/00_config.ipynb #c032
@@ -202,17 +233,21 @@ def memory_curve(cfg: VideoMLAConfig, seconds, dtype: torch.dtype = torch.bfloat
     out = {'seconds': [float(s) for s in seconds]}
     for att in ('dense', 'mla'):
         for policy in ('full', 'window'):
-            out[f'{att}_{policy}'] = [kv_cache_bytes(cfg, att, frames_to_tokens(cfg, cache_frames(cfg, latent_frames(cfg, s), policy)), dtype)
-                                      for s in out['seconds']]
+            tokens = [frames_to_tokens(cfg, cache_frames(cfg, latent_frames(cfg, s), policy))
+                      for s in out['seconds']]
+            out[f'{att}_{policy}'] = [kv_cache_bytes(cfg, att, n, dtype) for n in tokens]
     return out
 
 # %% ../nbs/00_config.ipynb #c037
-def memory_report(cfg: VideoMLAConfig, seconds: float = 60.0, dtype: torch.dtype = torch.bfloat16) -> dict:
+def memory_report(cfg: VideoMLAConfig, seconds: float = 60.0,
+                  dtype: torch.dtype = torch.bfloat16) -> dict:
     "Per-token and whole-cache numbers for dense vs MLA after `seconds` of video, as a flat dict."
     n_lat = latent_frames(cfg, seconds)
-    full, win = frames_to_tokens(cfg, n_lat), frames_to_tokens(cfg, cache_frames(cfg, n_lat, 'window'))
+    full = frames_to_tokens(cfg, n_lat)
+    win = frames_to_tokens(cfg, cache_frames(cfg, n_lat, 'window'))
     d, m = kv_scalars_per_token(cfg, 'dense'), kv_scalars_per_token(cfg, 'mla')
+    nbytes = lambda att, n: kv_cache_bytes(cfg, att, n, dtype)
     return dict(seconds=seconds, latent_frames=n_lat, tokens=full, window_tokens=win,
                 dense_per_token=d, mla_per_token=m, reduction=1 - m / d, ratio=d / m,
-                dense_full_bytes=kv_cache_bytes(cfg, 'dense', full, dtype), mla_full_bytes=kv_cache_bytes(cfg, 'mla', full, dtype),
-                dense_window_bytes=kv_cache_bytes(cfg, 'dense', win, dtype), mla_window_bytes=kv_cache_bytes(cfg, 'mla', win, dtype))
+                dense_full_bytes=nbytes('dense', full), mla_full_bytes=nbytes('mla', full),
+                dense_window_bytes=nbytes('dense', win), mla_window_bytes=nbytes('mla', win))

@@ -18,15 +18,17 @@ __all__ = ['KINDS', 'SQUARE_HALF', 'TRIANGLE_R', 'BACKGROUNDS', 'PALETTE', 'COLO
 
 # %% ../nbs/08_data.ipynb #c007
 KINDS = ('disc', 'square', 'triangle')
-SQUARE_HALF = math.sqrt(math.pi) / 2                    # a / r: square half-side per unit equal-area radius
-TRIANGLE_R = math.sqrt(4 * math.pi / (3 * math.sqrt(3)))  # R / r: triangle circumradius per unit equal-area radius
+SQUARE_HALF = math.sqrt(math.pi) / 2                      # a / r: square half-side, unit r
+TRIANGLE_R = math.sqrt(4 * math.pi / (3 * math.sqrt(3)))  # R / r: triangle circumradius, unit r
 
 def shape_extents(kinds: Tensor,  # (n,) long shape kinds, indices into KINDS
                   sizes: Tensor,  # (n,) equal-area radii r (px)
-                 ) -> tuple:  # (lo, hi), each (n, 2) float64: centroid to left/top edge, centroid to right/bottom edge
-    "How far each shape reaches from its centroid: left and top (`lo`), right and bottom (`hi`), in (x, y) order."
+                 ) -> tuple:  # (lo, hi), (n, 2) float64 each: to the left/top, right/bottom edges
+    "How far each shape reaches from its centroid: left, top (`lo`) and right, bottom (`hi`)."
     s = sizes.to(torch.float64)
-    half_w = torch.where(kinds == 0, s, torch.where(kinds == 1, SQUARE_HALF * s, TRIANGLE_R * s * math.sqrt(3) / 2))
+    tri_half_w = TRIANGLE_R * s * math.sqrt(3) / 2
+    half_w = torch.where(kinds == 0, s,
+                         torch.where(kinds == 1, SQUARE_HALF * s, tri_half_w))
     top = torch.where(kinds == 2, TRIANGLE_R * s, half_w)         # apex: R above the centroid
     bottom = torch.where(kinds == 2, TRIANGLE_R * s / 2, half_w)  # base: the inradius R/2 below it
     return torch.stack([half_w, top], -1), torch.stack([half_w, bottom], -1)
@@ -46,13 +48,15 @@ def shape_sdf(kinds: Tensor,  # (n,) long shape kinds
         dx = xs.view(1, 1, -1) - p[:, k, 0, None, None]  # (F, 1, W)
         dy = ys.view(1, -1, 1) - p[:, k, 1, None, None]  # (F, H, 1)
         s, kind = float(sizes[k]), int(kinds[k])
-        if kind == 0: d = torch.hypot(dx, dy) - s  # subtle: hypot, not sqrt (vectorised sqrt goes multi-threaded on tiny tensors)
+        # subtle: hypot, not sqrt (a vectorised sqrt goes multi-threaded on tiny tensors)
+        if kind == 0: d = torch.hypot(dx, dy) - s
         elif kind == 1:
             qx, qy = dx.abs() - SQUARE_HALF * s, dy.abs() - SQUARE_HALF * s
             d = torch.hypot(qx.clamp(min=0), qy.clamp(min=0)) + torch.maximum(qx, qy).clamp(max=0)
-        else:  # edges with outward normals (0, 1), (-sqrt3/2, -1/2), (sqrt3/2, -1/2), each at the inradius R/2
+        else:  # outward edge normals (0, 1), (-sqrt3/2, -1/2), (sqrt3/2, -1/2), at the inradius
             r_in, c = TRIANGLE_R * s / 2, math.sqrt(3) / 2
-            d = torch.maximum(torch.maximum(dy - r_in, -c * dx - 0.5 * dy - r_in), c * dx - 0.5 * dy - r_in)
+            edges = (dy - r_in, -c * dx - 0.5 * dy - r_in, c * dx - 0.5 * dy - r_in)
+            d = torch.maximum(torch.maximum(edges[0], edges[1]), edges[2])
         out.append(d.expand(len(p), height, width))
     return torch.stack(out, 1)
 
@@ -67,7 +71,8 @@ def composite(background: Tensor,  # (C, H, W) static background
              ) -> Tensor:  # (C, F, H, W) frames
     "Paint shapes over the background in index order (object 0 at the back)."
     F = cov.shape[0]
-    col = (colours if colours.dim() == 3 else colours.expand(F, -1, -1)).to(background.dtype)  # (F, n, C)
+    col = colours if colours.dim() == 3 else colours.expand(F, -1, -1)
+    col = col.to(background.dtype)                                     # (F, n, C)
     x = background[:, None].expand(-1, F, -1, -1)                      # (C, F, H, W)
     for k in range(cov.shape[1]):
         a = cov[:, k][None]                                              # (1, F, H, W)
@@ -76,7 +81,7 @@ def composite(background: Tensor,  # (C, H, W) static background
 
 def visibility(cov: Tensor) -> Tensor:
     "Fraction of each shape's coverage that no shape in front of it hides: (F, n) in [0, 1]."
-    front = torch.ones_like(cov)                                       # (F, n, H, W) transmittance in front of k
+    front = torch.ones_like(cov)                        # (F, n, H, W) transmittance in front of k
     for k in range(cov.shape[1] - 2, -1, -1): front[:, k] = front[:, k + 1] * (1 - cov[:, k + 1])
     return (cov * front).sum((-2, -1)) / cov.sum((-2, -1)).clamp(min=1e-6)
 
@@ -85,11 +90,12 @@ def render_scene(background: Tensor,  # (C, H, W) static background
                  kinds: Tensor, sizes: Tensor,  # (n,) shape kinds and equal-area radii
                  colours: Tensor,  # (n, C) or (F, n, C)
                  positions: Tensor,  # (F, n, 2) centroids (x, y) in px
-                 present: Tensor | None = None,  # optional (F, n) or (n,) bool: which objects are drawn
+                 present: Tensor | None = None,  # (F, n) or (n,) bool: which objects are drawn
                 ) -> Tensor:  # (C, F, H, W) frames
-    "Frames of shapes at `positions` over `background`; the evaluation re-renders with it, tests corrupt with it."
+    "Frames of shapes at `positions` over `background` (the evaluation re-renders scenes with it)."
     if positions.dim() != 3 or positions.shape[1:] != (len(kinds), 2):
-        raise ValueError(f'render_scene: positions must be (F, {len(kinds)}, 2), got {tuple(positions.shape)}')
+        raise ValueError(f'render_scene: positions must be (F, {len(kinds)}, 2), '
+                         f'got {tuple(positions.shape)}')
     C, H, W = background.shape
     cov = coverage(kinds, sizes, positions, H, W)                      # (F, n, H, W)
     if present is not None: cov = cov * present.to(cov.dtype).expand(cov.shape[:2])[..., None, None]
@@ -101,15 +107,16 @@ def bounce(start: Tensor,  # (n, 2) positions at frame 0, inside [lo, hi]
            lo: Tensor, hi: Tensor,  # (n, 2) lowest and highest position of each centroid
            t: Tensor,  # (F,) frame indices (any integers >= 0)
           ) -> tuple:  # (positions, velocities), each (F, n, 2) float64
-    "Closed-form positions and velocities of points that move at constant speed and reflect off `lo` and `hi`."
+    "Closed-form positions and velocities of points moving at constant speed between `lo` and `hi`."
     L = (hi - lo).to(torch.float64)                                        # (n, 2)
-    u = torch.remainder(start - lo + velocity * t.to(torch.float64)[:, None, None], 2 * L)  # (F, n, 2)
+    travelled = velocity * t.to(torch.float64)[:, None, None]             # (F, n, 2)
+    u = torch.remainder(start - lo + travelled, 2 * L)                    # (F, n, 2)
     forward = u <= L
     return lo + torch.where(forward, u, 2 * L - u), torch.where(forward, velocity, -velocity)
 
 # %% ../nbs/08_data.ipynb #c023
 BACKGROUNDS = ('flat', 'gradient', 'blobs')
-PALETTE = torch.tensor([  # eight distinct saturated colours in [-1, 1], far from every background colour
+PALETTE = torch.tensor([  # eight distinct saturated colours in [-1, 1], far from any background
     [1.0, -0.8, -0.8], [-0.8, 1.0, -0.8], [-0.6, -0.6, 1.0], [1.0, 1.0, -0.8],
     [1.0, -0.8, 1.0], [-0.8, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 0.2, -0.8]])
 COLOUR_NAMES = ('red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'white', 'orange')
@@ -119,19 +126,22 @@ def make_background(kind: str,  # one of BACKGROUNDS
                     generator: torch.Generator,  # source of randomness (seeded by the caller)
                    ) -> Tensor:  # (3, H, W) float32 in [-0.85, -0.15]
     "A smooth, muted background: 'flat', 'gradient', or 'blobs' (gradient plus three soft blobs)."
-    if kind not in BACKGROUNDS: raise ValueError(f'make_background: kind must be one of {BACKGROUNDS}, got {kind!r}')
+    if kind not in BACKGROUNDS:
+        raise ValueError(f'make_background: kind must be one of {BACKGROUNDS}, got {kind!r}')
     rand = lambda *s: torch.rand(*s, generator=generator, dtype=torch.float64)
-    Y, X = torch.meshgrid((torch.arange(height, dtype=torch.float64) + 0.5) / height,
-                          (torch.arange(width, dtype=torch.float64) + 0.5) / width, indexing='ij')  # (H, W) in (0, 1)
+    unit = lambda n: (torch.arange(n, dtype=torch.float64) + 0.5) / n  # pixel centres in (0, 1)
+    Y, X = torch.meshgrid(unit(height), unit(width), indexing='ij')    # (H, W)
+
     bg = (-0.7 + 0.3 * rand(3))[:, None, None].expand(3, height, width)  # (3, H, W) flat, dark
     if kind != 'flat':
         angle = 2 * math.pi * rand(())
-        ramp = (X - 0.5) * torch.cos(angle) + (Y - 0.5) * torch.sin(angle)  # (H, W) in about [-0.7, 0.7]
+        ramp = (X - 0.5) * torch.cos(angle) + (Y - 0.5) * torch.sin(angle)  # (H, W) in [-0.7, 0.7]
         bg = bg + 0.5 * (rand(3) - 0.5)[:, None, None] * ramp
     if kind == 'blobs':
         for _ in range(3):
             cy, cx, sigma = rand(()), rand(()), 0.12 + 0.1 * rand(())
-            bg = bg + 0.35 * (rand(3) - 0.5)[:, None, None] * torch.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * sigma ** 2))
+            blob = torch.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * sigma ** 2))  # (H, W)
+            bg = bg + 0.35 * (rand(3) - 0.5)[:, None, None] * blob
     return bg.clamp(-0.85, -0.15).to(torch.float32)
 
 # %% ../nbs/08_data.ipynb #c026
@@ -156,8 +166,11 @@ class TinyWorld:
     def width(self) -> int: return self.background.shape[2]
 
     def __repr__(self):
-        objs = ', '.join(f'{_colour_name(c)} {KINDS[k]} r={float(s):.1f}' for k, c, s in zip(self.kinds, self.colours, self.sizes))
-        return f'TinyWorld(seed={self.seed}, {self.height}x{self.width}, {self.background_kind} background, {self.fps} fps: {objs})'
+        objs = ', '.join(f'{_colour_name(c)} {KINDS[k]} r={float(s):.1f}'
+                         for k, c, s in zip(self.kinds, self.colours, self.sizes))
+        return (f'TinyWorld(seed={self.seed}, {self.height}x{self.width}, '
+                f'{self.background_kind} background, '
+                f'{self.fps} fps: {objs})')
 
 # %% ../nbs/08_data.ipynb #c027
 def _colour_name(c):
@@ -166,7 +179,8 @@ def _colour_name(c):
 
 def _check_range(fn, name, r, lowest):
     if not (isinstance(r, (tuple, list)) and len(r) == 2 and lowest <= r[0] <= r[1]):
-        raise ValueError(f'{fn}: {name} must be a pair (low, high) with {lowest} <= low <= high, got {r!r}')
+        raise ValueError(f'{fn}: {name} must be a pair (low, high) with {lowest} <= low <= high, '
+                         f'got {r!r}')
 
 def _check_int(fn, name, v, lowest):
     if not isinstance(v, int) or isinstance(v, bool) or v < lowest:
@@ -174,7 +188,7 @@ def _check_int(fn, name, v, lowest):
 
 # %% ../nbs/08_data.ipynb #c029
 def _bounds(self:TinyWorld) -> tuple:
-    "Lowest and highest centroid position of each object, (n, 2) each, so that the whole shape stays inside."
+    "Lowest and highest centroid of each object, (n, 2) each: the whole shape stays inside."
     lo, hi = shape_extents(self.kinds, self.sizes)
     return lo, torch.tensor([self.width, self.height], dtype=torch.float64) - hi
 
@@ -190,30 +204,36 @@ def _check_world_args(n_objects, height, width, size_range, speed_range, fps, ba
     _check_int(fn, 'seed', seed, 0)
     _check_int(fn, 'n_objects', n_objects, 1)
     if n_objects > len(PALETTE):
-        raise ValueError(f'{fn}: n_objects must be <= {len(PALETTE)} (one distinct palette colour each), got {n_objects}')
+        raise ValueError(f'{fn}: n_objects must be <= {len(PALETTE)} '
+                         '(one distinct palette colour each), '
+                         f'got {n_objects}')
     _check_int(fn, 'height', height, 16)
     _check_int(fn, 'width', width, 16)
     _check_int(fn, 'fps', fps, 1)
     _check_range(fn, 'size_range', size_range, 1.5)
     _check_range(fn, 'speed_range', speed_range, 1e-3)
-    if speed_range[1] > 4: raise ValueError(f'{fn}: speed_range must stay <= 4 px / frame (faster motion aliases), got {speed_range!r}')
+    if speed_range[1] > 4:
+        raise ValueError(f'{fn}: speed_range must stay <= 4 px / frame (faster motion aliases), '
+                         f'got {speed_range!r}')
     lo, hi = shape_extents(torch.tensor([2]), torch.tensor([float(size_range[1])]))
     room = min(width, height) - float((lo + hi).max())
     if room < 4:
-        raise ValueError(f'{fn}: size_range {size_range!r} is too large for a {height}x{width} frame '
+        raise ValueError(f'{fn}: size_range {size_range!r} is too large for a {height}x{width} '
+                         'frame '
                          f'(the largest triangle leaves {room:.1f} px of room, need >= 4)')
-    if background not in BACKGROUNDS: raise ValueError(f'{fn}: background must be one of {BACKGROUNDS}, got {background!r}')
+    if background not in BACKGROUNDS:
+        raise ValueError(f'{fn}: background must be one of {BACKGROUNDS}, got {background!r}')
 
 # %% ../nbs/08_data.ipynb #c032
 def make_world(seed: int = 0,  # everything is drawn from torch.Generator().manual_seed(seed)
                n_objects: int = 3,  # moving shapes, 1 to 8 (one distinct palette colour each)
                height: int = 32, width: int = 32,  # frame size in pixels (the tiny model's 32 x 32)
                size_range: tuple = (3.0, 4.5),  # equal-area radii r (px) are uniform in this range
-               speed_range: tuple = (0.35, 1.0),  # per-axis speeds (px / frame) are uniform in this range
+               speed_range: tuple = (0.35, 1.0),  # per-axis speeds (px / frame), uniform in range
                fps: int = 8,  # frames per second (only for converting seconds to frames)
                background: str = 'blobs',  # one of BACKGROUNDS
               ) -> TinyWorld:
-    "Draw a world: distinct colours, random kinds, sizes, velocities and well-separated starting positions."
+    "Draw a world: distinct colours, random kinds, sizes, velocities and well-separated starts."
     _check_world_args(n_objects, height, width, size_range, speed_range, fps, background, seed)
     g = torch.Generator().manual_seed(seed)
     rand = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)
@@ -225,10 +245,10 @@ def make_world(seed: int = 0,  # everything is drawn from torch.Generator().manu
     bg = make_background(background, height, width, g)
     lo, hi = shape_extents(kinds, sizes)
     hi = torch.tensor([width, height], dtype=torch.float64) - hi
-    cand = lo + (hi - lo) * rand(64, n_objects, 2)                        # (64, n, 2) candidate starts
+    cand = lo + (hi - lo) * rand(64, n_objects, 2)                # (64, n, 2) candidate starts
     gap = torch.cdist(cand, cand) - (sizes[:, None] + sizes[None]).to(torch.float64)  # (64, n, n)
     gap = gap + torch.eye(n_objects, dtype=torch.float64) * 1e9
-    start = cand[gap.amin((1, 2)).argmax()]                               # (n, 2) the most separated draw
+    start = cand[gap.amin((1, 2)).argmax()]                       # (n, 2) the most separated draw
     return TinyWorld(bg, kinds, colours, sizes, start, velocity, fps, seed, background)
 
 # %% ../nbs/08_data.ipynb #c037
@@ -240,14 +260,16 @@ def _frames(self:TinyWorld,
     _check_int('TinyWorld.frames', 'start', start, 0)
     _check_int('TinyWorld.frames', 'n_frames', n_frames, 1)
     pos, _ = self.motion(torch.arange(start, start + n_frames))            # (F, n, 2)
-    return torch.cat([render_scene(self.background, self.kinds, self.sizes, self.colours, pos[i:i + 8])
+    draw = lambda p: render_scene(self.background, self.kinds, self.sizes, self.colours, p)
+    return torch.cat([draw(pos[i:i + 8])
                       for i in range(0, n_frames, 8)], 1)
 
 def _stream(self:TinyWorld, n_frames: int, chunk: int = 24, start: int = 0) -> Iterator[Tensor]:
     "Yield frames start .. start + n_frames - 1 as (3, <= chunk, H, W) pieces."
     _check_int('TinyWorld.stream', 'chunk', chunk, 1)
     _check_int('TinyWorld.stream', 'n_frames', n_frames, 1)
-    for s in range(start, start + n_frames, chunk): yield self.frames(s, min(chunk, start + n_frames - s))
+    for s in range(start, start + n_frames, chunk):
+        yield self.frames(s, min(chunk, start + n_frames - s))
 
 TinyWorld.frames, TinyWorld.stream = _frames, _stream
 
@@ -272,7 +294,8 @@ def _truth(self:TinyWorld, start: int = 0, n_frames: int = 1) -> WorldTruth:
     t = torch.arange(start, start + n_frames)
     pos, vel = self.motion(t)
     vis = visibility(coverage(self.kinds, self.sizes, pos, self.height, self.width))
-    return WorldTruth(t, pos, vel, vis, self.kinds, self.colours, self.sizes, self.background, self.fps)
+    return WorldTruth(t, pos, vel, vis, self.kinds, self.colours, self.sizes, self.background,
+                      self.fps)
 
 TinyWorld.truth = _truth
 
@@ -292,35 +315,43 @@ class TinyWorldDataset(torch.utils.data.Dataset):
                  seed: int = 0,  # dataset seed; item i uses clip_seed(seed, i)
                  n_objects: int | tuple = 3,  # objects per world, or an inclusive range (low, high)
                  max_start: int = 1024,  # clips start at a random frame in [0, max_start]
-                 **world_kw):  # passed to make_world (height, width, size_range, speed_range, fps, background)
+                 **world_kw):  # to make_world: height, width, size_range, speed_range, fps, ...
         _check_int('TinyWorldDataset', 'n_clips', n_clips, 1)
         _check_int('TinyWorldDataset', 'n_frames', n_frames, 1)
         _check_int('TinyWorldDataset', 'max_start', max_start, 0)
-        self.objects = (n_objects, n_objects) if isinstance(n_objects, int) and not isinstance(n_objects, bool) else n_objects
+        one = isinstance(n_objects, int) and not isinstance(n_objects, bool)
+        self.objects = (n_objects, n_objects) if one else n_objects
         _check_range('TinyWorldDataset', 'n_objects', self.objects, 1)
         if not all(isinstance(n, int) for n in self.objects):
-            raise ValueError(f'TinyWorldDataset: n_objects must be an int or a pair of ints, got {n_objects!r}')
-        for n in set(self.objects): make_world(0, n_objects=n, **world_kw)   # fail now on bad world arguments
-        self.n_clips, self.n_frames, self.seed, self.max_start, self.world_kw = n_clips, n_frames, seed, max_start, world_kw
+            raise ValueError(f'TinyWorldDataset: n_objects must be an int or a pair of ints, '
+                             f'got {n_objects!r}')
+        for n in set(self.objects): make_world(0, n_objects=n, **world_kw)  # fail now if bad
+        self.n_clips, self.n_frames, self.seed = n_clips, n_frames, seed
+        self.max_start, self.world_kw = max_start, world_kw
 
     def __len__(self): return self.n_clips
 
-    def world(self, i: int) -> tuple:
-        "(world, start frame) of item i."
-        if not 0 <= i < self.n_clips: raise IndexError(f'TinyWorldDataset: index {i} out of range [0, {self.n_clips})')
-        g = torch.Generator().manual_seed(clip_seed(self.seed, i))
-        n = int(torch.randint(self.objects[0], self.objects[1] + 1, (), generator=g))
-        start = int(torch.randint(0, self.max_start + 1, (), generator=g))
-        return make_world(int(torch.randint(0, 2 ** 62, (), generator=g)), n_objects=n, **self.world_kw), start
+# %% ../nbs/08_data.ipynb #c051b
+def _world(self:TinyWorldDataset, i: int) -> tuple:
+    "(world, start frame) of item i."
+    if not 0 <= i < self.n_clips:
+        raise IndexError(f'TinyWorldDataset: index {i} out of range [0, {self.n_clips})')
+    g = torch.Generator().manual_seed(clip_seed(self.seed, i))
+    n = int(torch.randint(self.objects[0], self.objects[1] + 1, (), generator=g))
+    start = int(torch.randint(0, self.max_start + 1, (), generator=g))
+    seed = int(torch.randint(0, 2 ** 62, (), generator=g))
+    return make_world(seed, n_objects=n, **self.world_kw), start
 
-    def __getitem__(self, i: int) -> Tensor:
-        world, start = self.world(i)
-        return world.frames(start, self.n_frames)                         # (3, F, H, W)
+def _getitem(self:TinyWorldDataset, i: int) -> Tensor:
+    world, start = self.world(i)
+    return world.frames(start, self.n_frames)                         # (3, F, H, W)
+
+TinyWorldDataset.world, TinyWorldDataset.__getitem__ = _world, _getitem
 
 # %% ../nbs/08_data.ipynb #c052
 def clip_batch(batch_size: int,  # clips in the batch
                n_frames: int = 12,  # frames per clip
-               seed: int = 0,  # batch seed (e.g. the training step): different seeds, different worlds
+               seed: int = 0,  # batch seed (e.g. the training step): another seed, other worlds
                **kw,  # passed to TinyWorldDataset (n_objects, max_start, world arguments)
               ) -> Tensor:  # (B, 3, F, H, W) float32 in [-1, 1]
     "One batch of training clips in the model's layout."

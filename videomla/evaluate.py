@@ -21,38 +21,48 @@ __all__ = ['METRICS', 'EvalConfig', 'unmix', 'neighbour_max', 'dilate', 'connect
 @dataclass(frozen=True)
 class EvalConfig:
     "Thresholds and scales of the tiny-world metrics."
-    fg_threshold: float = 0.4     # RGB distance to the background above which a pixel is foreground (objects differ by > 1)
-    max_residual: float = 1.0     # a foreground pixel farther than this from every colour's mixing line matches none
-    min_area: float = 0.25        # a connected component counts as an object if its pixel count >= min_area * A_k
-    tau_colour: float = 1.0       # colour error (RGB distance) at which the colour term of subject consistency hits 0
-    tau_size: float = 1.0         # relative area error at which the size term of subject consistency hits 0
-    tau_background: float = 0.25  # mean absolute background error at which background consistency hits 0
+    # RGB distance to the background above which a pixel is foreground (objects differ by > 1)
+    fg_threshold: float = 0.4
+    # a foreground pixel farther than this from every colour's mixing line matches none
+    max_residual: float = 1.0
+    # a connected component counts as an object if its pixel count >= min_area * A_k
+    min_area: float = 0.25
+    tau_colour: float = 1.0       # colour error (RGB distance) zeroing subject consistency's colour
+    tau_size: float = 1.0         # relative area error zeroing subject consistency's size term
+    tau_background: float = 0.25  # mean absolute background error zeroing background consistency
     stride: int = 2               # dynamic degree compares centroids `stride` frames apart
-    move_px: float = 0.5          # displacement over `stride` frames that counts as fully moving (slowest world: 0.7)
-    tau_accel: float = 2.0        # acceleration (px / frame^2) at which motion smoothness hits 0
-    wall_margin: float = 0.5      # px added to one step: an acceleration this close to a wall is a bounce, not jitter
-    tau_excess: float = 3.0       # relative excess of edge energy (noise, speckle) at which sharpness hits 0
+    move_px: float = 0.5          # displacement over `stride` frames that is moving (slowest: 0.7)
+    tau_accel: float = 2.0        # acceleration (px / frame^2) at which motion smoothness is 0
+    wall_margin: float = 0.5      # px added to one step: an acceleration this near a wall bounces
+    tau_excess: float = 3.0       # relative excess edge energy (noise, speckle) zeroing sharpness
 
     def __post_init__(self):
-        for f in ('fg_threshold', 'max_residual', 'min_area', 'tau_colour', 'tau_size', 'tau_background', 'move_px', 'tau_accel', 'tau_excess'):
-            if not getattr(self, f) > 0: raise ValueError(f'EvalConfig.{f}: must be > 0, got {getattr(self, f)!r}')
-        if not (isinstance(self.stride, int) and self.stride >= 1): raise ValueError(f'EvalConfig.stride: must be an int >= 1, got {self.stride!r}')
-        if not self.wall_margin >= 0: raise ValueError(f'EvalConfig.wall_margin: must be >= 0, got {self.wall_margin!r}')
+        for f in ('fg_threshold', 'max_residual', 'min_area', 'tau_colour', 'tau_size',
+                  'tau_background',
+                  'move_px', 'tau_accel', 'tau_excess'):
+            if not getattr(self, f) > 0:
+                raise ValueError(f'EvalConfig.{f}: must be > 0, got {getattr(self, f)!r}')
+        if not (isinstance(self.stride, int) and self.stride >= 1):
+            raise ValueError(f'EvalConfig.stride: must be an int >= 1, got {self.stride!r}')
+        if not self.wall_margin >= 0:
+            raise ValueError(f'EvalConfig.wall_margin: must be >= 0, got {self.wall_margin!r}')
 
 # %% ../nbs/10_evaluate.ipynb #c009
 def unmix(frames: Tensor,  # (3, T, H, W) video
           background: Tensor,  # (3, H, W)
           colours: Tensor,  # (n, 3) reference colours
-         ) -> tuple:  # alpha (T, n, H, W), squared residual rho^2 (T, n, H, W), squared distance to background (T, H, W)
+         ) -> tuple:  # alpha (T, n, H, W), residual rho^2 (T, n, H, W), |x - b|^2 (T, H, W)
     "Read every pixel as a mix of each reference colour with the background."
     d = frames - background[:, None]                                     # (C, T, H, W)
     e = colours[:, :, None, None] - background[None]                     # (n, C, H, W)
     ee = (e * e).sum(1).clamp(min=1e-6)                                  # (n, H, W) |c_k - b|^2
-    de = sum(d[c][:, None] * e[:, c][None] for c in range(d.shape[0]))  # (T, n, H, W) <x - b, c_k - b>
+    # (T, n, H, W) <x - b, c_k - b>
+    de = sum(d[c][:, None] * e[:, c][None] for c in range(d.shape[0]))
     dd = (d * d).sum(0)                                                  # (T, H, W) |x - b|^2
     alpha = (de / ee).clamp(0, 1)
-    resid2 = (dd[:, None] - 2 * alpha * de + alpha * alpha * ee).clamp(min=0)  # |x - b - alpha (c_k - b)|^2
-    return alpha, resid2, dd
+    # |x - b - alpha (c_k - b)|^2
+    resid2 = dd[:, None] - 2 * alpha * de + alpha * alpha * ee
+    return alpha, resid2.clamp(min=0), dd
 
 # %% ../nbs/10_evaluate.ipynb #c013
 def neighbour_max(x: Tensor) -> Tensor:
@@ -67,34 +77,40 @@ def dilate(mask: Tensor) -> Tensor:
     return neighbour_max(mask.to(torch.uint8)) > 0
 
 def connected_components(mask: Tensor) -> Tensor:
-    "8-connected components of a bool mask (..., H, W): each pixel gets its component's smallest flat index, else -1."
+    "8-connected components of a bool mask (..., H, W), labelled by their smallest flat index."
     H, W = mask.shape[-2:]
     idx = torch.arange(H * W, dtype=torch.int32).view(H, W).expand(mask.shape)
     none = torch.full_like(idx, H * W)
     lab = torch.where(mask, idx, none)                                    # (..., H, W)
     for _ in range(H * W):
-        new = torch.where(mask, -neighbour_max(-lab), none)              # min over the neighbourhood, inside the mask
+        # min over the neighbourhood, inside the mask
+        new = torch.where(mask, -neighbour_max(-lab), none)
         if torch.equal(new, lab): break
         lab = new
-    return torch.where(mask, lab, torch.full_like(lab, -1)).long()
+    return torch.where(mask, lab, torch.full_like(lab, -1)).long()        # -1: not in the mask
 
 # %% ../nbs/10_evaluate.ipynb #c017
 def _block_objects(frames, truth, ecfg):
-    "Steps 1-2: labels (T, H, W), object masks (T, n, H, W), component labels, counts; plus unmixing."
+    "Steps 1-2: labels (T, H, W), object masks (T, n, H, W), components, counts; plus unmixing."
     T, (H, W), n = frames.shape[1], frames.shape[2:], len(truth.kinds)
-    alpha, resid2, dist2 = unmix(frames, truth.background, truth.colours)  # (T, n, H, W) x2, (T, H, W)
+    # (T, n, H, W) x2, (T, H, W)
+    alpha, resid2, dist2 = unmix(frames, truth.background, truth.colours)
     fg = dist2 > ecfg.fg_threshold ** 2
     rmin, best = resid2.min(1)                                            # (T, H, W)
     known = fg & (rmin <= ecfg.max_residual ** 2)
-    label = torch.where(known, best + 1, torch.zeros_like(best))           # 0: background or unknown, k + 1: object k
+    # 0: background or unknown, k+1: object k
+    label = torch.where(known, best + 1, torch.zeros_like(best))
     near = neighbour_max(label)
-    label = torch.where(fg & ~known & (near > 0), near, label)             # mixed edges join the object they touch
+    # mixed edges join the object they touch
+    label = torch.where(fg & ~known & (near > 0), near, label)
     obj = label[:, None] == torch.arange(1, n + 1).view(1, n, 1, 1)       # (T, n, H, W)
-    masks = torch.cat([obj, (fg & (label == 0))[:, None]], 1)              # (T, n + 1, H, W), last: unknown colour
-    comp = connected_components(masks).flatten(2)                          # (T, n + 1, H*W)
+    unknown = (fg & (label == 0))[:, None]                                # (T, 1, H, W)
+    masks = torch.cat([obj, unknown], 1)                                  # (T, n + 1, H, W)
+    comp = connected_components(masks).flatten(2)                        # (T, n + 1, H*W)
     gid = torch.arange(T * (n + 1)).view(T, n + 1, 1) * (H * W) + comp.clamp(min=0)
-    areas = torch.bincount(gid[comp >= 0], minlength=T * (n + 1) * H * W).view(T, n + 1, H * W)  # pixels per component root
-    return alpha, dist2, fg, label, obj, comp, areas
+    # pixels per component root
+    areas = torch.bincount(gid[comp >= 0], minlength=T * (n + 1) * H * W)
+    return alpha, dist2, fg, label, obj, comp, areas.view(T, n + 1, H * W)
 
 # %% ../nbs/10_evaluate.ipynb #c018
 def _block_measure(frames, truth, ecfg, alpha, label, obj, comp, areas):
@@ -102,22 +118,28 @@ def _block_measure(frames, truth, ecfg, alpha, label, obj, comp, areas):
     T, (H, W), n = frames.shape[1], frames.shape[2:], len(truth.kinds)
     ref_area = math.pi * truth.sizes.float() ** 2                          # (n,) A_k
     min_px = ecfg.min_area * torch.cat([ref_area, ref_area.min()[None]])   # (n + 1,)
-    counted = (areas >= min_px.view(1, -1, 1)).sum(-1)                    # (T, n + 1) components that count
-    main_px, main_root = areas[:, :n].max(-1)                              # (T, n) the largest blob of each colour
+    # (T, n + 1) components that count
+    counted = (areas >= min_px.view(1, -1, 1)).sum(-1)
+    # (T, n) largest blob per colour
+    main_px, main_root = areas[:, :n].max(-1)
     present = main_px >= min_px[:n]
     main = (comp[:, :n] == main_root[..., None]).view(T, n, H, W) & obj    # (T, n, H, W)
     grown = dilate(main)
-    region = grown & (obj | (label == 0)[:, None])                         # never into another object
+    # never into another object
+    region = grown & (obj | (label == 0)[:, None])
     touching = (grown & ~obj & (label > 0)[:, None]).flatten(2).any(-1)    # (T, n)
     a = alpha * region                                                     # (T, n, H, W)
     area = a.sum((-2, -1))                                                 # (T, n)
     xs, ys = torch.arange(W) + 0.5, torch.arange(H) + 0.5
-    centre = torch.stack([(a * xs).sum((-2, -1)), (a * ys[:, None]).sum((-2, -1))], -1) / area.clamp(min=1e-6)[..., None]
+    moments = torch.stack([(a * xs).sum((-2, -1)), (a * ys[:, None]).sum((-2, -1))], -1)
+    centre = moments / area.clamp(min=1e-6)[..., None]                     # (T, n, 2)
     core = main & (alpha >= 0.5)                                           # (T, n, H, W)
     w_core = (alpha * core).sum((-2, -1)).clamp(min=1e-6)                  # (T, n)
-    colour = torch.stack([(core * (frames[c][:, None] - (1 - alpha) * truth.background[c])).sum((-2, -1)) / w_core
-                          for c in range(frames.shape[0])], -1)            # (T, n, 3)
-    return dict(present=present, touching=touching & present, area=area, centre=centre, colour=colour,
+    bg = truth.background
+    unmixed = lambda c: (core * (frames[c][:, None] - (1 - alpha) * bg[c])).sum((-2, -1))
+    colour = torch.stack([unmixed(c) / w_core for c in range(frames.shape[0])], -1)  # (T, n, 3)
+    return dict(present=present, touching=touching & present, area=area, centre=centre,
+                colour=colour,
                 duplicates=(counted[:, :n] - 1).clamp(min=0), spurious=counted[:, n])
 
 # %% ../nbs/10_evaluate.ipynb #c020
@@ -128,19 +150,24 @@ def _grad_energy(y, m):
     return ((gx + gy).sum(0) * m).sum((-2, -1)), ((y * y).sum(0) * m).sum((-2, -1))
 
 def _block_frame_scores(frames, truth, ecfg, fg, m):
-    "Per-frame background error (T,), clear fraction (T,) and sharpness (T,) (NaN where no object is present)."
+    "Per-frame background error, clear fraction and sharpness (NaN without objects), each (T,)."
     b = truth.background
-    keep = ~dilate(fg)                                                     # (T, H, W) clear background
-    err = ((frames - b[:, None]).abs().mean(0) * keep).sum((-2, -1)) / keep.sum((-2, -1)).clamp(min=1)
-    ref = render_scene(b, truth.kinds, truth.sizes, truth.colours, m['centre'].double(), present=m['present'])
+    # (T, H, W) clear background
+    keep = ~dilate(fg)
+    err = ((frames - b[:, None]).abs().mean(0) * keep).sum((-2, -1))
+    err = err / keep.sum((-2, -1)).clamp(min=1)
+    ref = render_scene(b, truth.kinds, truth.sizes, truth.colours, m['centre'].double(),
+                       present=m['present'])
     ref_fg = ((ref - b[:, None]) ** 2).sum(0) > ecfg.fg_threshold ** 2
-    expect = ~dilate(ref_fg)                                               # (T, H, W) where the background should show
+    # (T, H, W) where the background should show
+    expect = ~dilate(ref_fg)
     clear = (keep & expect).sum((-2, -1)) / expect.sum((-2, -1)).clamp(min=1)
     near = dilate(dilate(fg | ref_fg))                                     # N_t
     g, e = _grad_energy(frames - b[:, None], near)
     g_ref, e_ref = _grad_energy(ref - b[:, None], near)
     ratio = (g / e.clamp(min=1e-9)) / (g_ref / e_ref.clamp(min=1e-9)).clamp(min=1e-9)
-    sharp = torch.where(ratio <= 1, ratio, (1 - (ratio - 1) / ecfg.tau_excess).clamp(min=0))   # blur below 1, noise above
+    # blur below 1, noise above
+    sharp = torch.where(ratio <= 1, ratio, (1 - (ratio - 1) / ecfg.tau_excess).clamp(min=0))
     return err, clear, torch.where(m['present'].any(1), sharp, torch.full_like(ratio, float('nan')))
 
 # %% ../nbs/10_evaluate.ipynb #c021
@@ -151,21 +178,28 @@ def detect_objects(frames: Tensor,  # (3, T, H, W) video, values in [-1, 1]
     "Find the reference objects in every frame (no ground-truth positions) and measure them."
     alpha, dist2, fg, label, obj, comp, areas = _block_objects(frames, truth, ecfg)
     m = _block_measure(frames, truth, ecfg, alpha, label, obj, comp, areas)
-    m['background_error'], m['background_clear'], m['sharpness'] = _block_frame_scores(frames, truth, ecfg, fg, m)
+    scores = _block_frame_scores(frames, truth, ecfg, fg, m)
+    m['background_error'], m['background_clear'], m['sharpness'] = scores
     return m
 
 # %% ../nbs/10_evaluate.ipynb #c025
 def _as_video(frames, truth):
     "Validate and normalise a generated video to float32 (3, T, H, W) in [-1, 1]."
-    if not isinstance(frames, Tensor): raise ValueError(f'frames: must be a torch.Tensor, got {type(frames).__name__}')
+    if not isinstance(frames, Tensor):
+        raise ValueError(f'frames: must be a torch.Tensor, got {type(frames).__name__}')
     if frames.dim() == 5:
-        if frames.shape[0] != 1: raise ValueError(f'frames: one video at a time; got a batch of {frames.shape[0]} (B, C, T, H, W)')
+        if frames.shape[0] != 1:
+            raise ValueError(f'frames: one video at a time; got a batch of {frames.shape[0]} '
+                             '(B, C, T, H, W)')
         frames = frames[0]
     C, HW = truth.background.shape[0], tuple(truth.background.shape[1:])
     if frames.dim() != 4 or frames.shape[0] != C or tuple(frames.shape[2:]) != HW:
-        raise ValueError(f'frames: must be ({C}, T, {HW[0]}, {HW[1]}) like the world (layout C, T, H, W; from the model\'s '
-                         f'(1, T, C, H, W) use x[0].transpose(0, 1)), got {tuple(frames.shape)}')
-    if frames.shape[1] < 3: raise ValueError(f'frames: need at least 3 frames to measure motion, got {frames.shape[1]}')
+        raise ValueError(f'frames: must be ({C}, T, {HW[0]}, {HW[1]}) like the world '
+                         '(layout C, T, H, W; '
+                         "from the model's (1, T, C, H, W) use x[0].transpose(0, 1)), "
+                         f'got {tuple(frames.shape)}')
+    if frames.shape[1] < 3:
+        raise ValueError(f'frames: need at least 3 frames to measure motion, got {frames.shape[1]}')
     if not frames.is_floating_point() or not torch.isfinite(frames).all():
         raise ValueError('frames: must be a floating-point tensor of finite values')
     return frames.detach().to('cpu', torch.float32).clamp(-1, 1)
@@ -183,54 +217,59 @@ def _intra_op_threads(n):
 def frame_stats(frames: Tensor,  # (3, T, H, W) or (1, 3, T, H, W) generated video
                 truth,  # TinyWorld or WorldTruth
                 ecfg: EvalConfig = EvalConfig(),
-                threads: int | None = 1,  # intra-op threads while measuring (restored afterwards); None: unchanged
+                threads: int | None = 1,  # intra-op threads while measuring; None: unchanged
                ) -> dict:  # detect_objects' per-frame tensors for all T frames
     "Per-frame measurements of a whole video, computed in blocks of frames."
     x = _as_video(frames, truth)
     n, (H, W) = len(truth.kinds), x.shape[2:]
-    block = max(1, min(16, 24_000 // (max(n + 1, 3) * H * W)))             # keeps every tensor under ~24k elements
+    block = max(1, min(16, 24_000 // (max(n + 1, 3) * H * W)))  # every tensor under ~24k elements
     with _intra_op_threads(threads):
-        parts = [detect_objects(x[:, i:i + block], truth, ecfg) for i in range(0, x.shape[1], block)]
+        parts = [detect_objects(x[:, i:i + block], truth, ecfg)
+                 for i in range(0, x.shape[1], block)]
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 # %% ../nbs/10_evaluate.ipynb #c030
 def _mean_or_zero(v, m): return v[m].mean() if m.any() else v.new_zeros(())
 
 def _bounce_free_accel(c, truth, H, W, ecfg):
-    "Second differences (T-2, n, 2) of centroids c (T, n, 2), zeroed on axes where the object is bouncing."
+    "Second differences (T-2, n, 2) of centroids c (T, n, 2), zero on axes where it bounces."
     lo, hi = shape_extents(truth.kinds, truth.sizes)
-    lo, hi = lo.float(), torch.tensor([W, H], dtype=torch.float32) - hi.float()   # (n, 2) centroid range
+    # (n, 2) centroid range
+    lo, hi = lo.float(), torch.tensor([W, H], dtype=torch.float32) - hi.float()
     acc = c[2:] - 2 * c[1:-1] + c[:-2]                                     # (T-2, n, 2)
     win = torch.stack([c[:-2], c[1:-1], c[2:]])                            # (3, T-2, n, 2)
     to_wall = torch.minimum(win - lo, hi - win).amin(0)                    # (T-2, n, 2)
     step = torch.maximum((c[2:] - c[1:-1]).abs(), (c[1:-1] - c[:-2]).abs())
     return torch.where(to_wall < step + ecfg.wall_margin, torch.zeros_like(acc), acc)
 
-# %% ../nbs/10_evaluate.ipynb #c031
+# %% ../nbs/10_evaluate.ipynb #c030b
 METRICS = ('subject_consistency', 'count_stability', 'background_consistency', 'dynamic_degree',
            'motion_smoothness', 'sharpness')
 
+# %% ../nbs/10_evaluate.ipynb #c031
 def score(stats: dict,  # frame_stats of a video (or a slice of it along the frame axis)
           truth,  # TinyWorld or WorldTruth
           ecfg: EvalConfig = EvalConfig(),
          ) -> dict:  # {metric: float in [0, 1]} for METRICS, plus 'overall' (their mean)
     "The six tiny-world scores and their mean from per-frame measurements."
-    pres, n = stats['present'], len(truth.kinds)
-    H, W = truth.background.shape[1:]
+    pres, n, (H, W) = stats['present'], len(truth.kinds), truth.background.shape[1:]
     free = pres & ~stats['touching']
-    sel = free if free.any() else pres                                     # occluded all along: use what there is
+    # occluded all along: use what there is
+    sel = free if free.any() else pres
     s_col = (1 - (stats['colour'] - truth.colours).norm(dim=-1) / ecfg.tau_colour).clamp(min=0)
-    s_size = (1 - (stats['area'] / (math.pi * truth.sizes ** 2) - 1).abs() / ecfg.tau_size).clamp(min=0)
+    rel_area = stats['area'] / (math.pi * truth.sizes ** 2)
+    s_size = (1 - (rel_area - 1).abs() / ecfg.tau_size).clamp(min=0)
     errors = (~pres).sum(1) + stats['duplicates'].sum(1) + stats['spurious']  # (T,)
     c, s = stats['centre'], ecfg.stride
     moved = ((c[s:] - c[:-s]).norm(dim=-1) / ecfg.move_px).clamp(max=1)   # (T-s, n)
     trip = sel[2:] & sel[1:-1] & sel[:-2]
-    smooth = (1 - _bounce_free_accel(c, truth, H, W, ecfg).norm(dim=-1) / ecfg.tau_accel).clamp(min=0)
-    sharp = stats['sharpness']
+    accel = _bounce_free_accel(c, truth, H, W, ecfg).norm(dim=-1)
+    smooth, sharp = (1 - accel / ecfg.tau_accel).clamp(min=0), stats['sharpness']
+    bg = (1 - stats['background_error'] / ecfg.tau_background).clamp(min=0)
+    bg = bg * stats['background_clear']
     out = dict(subject_consistency=_mean_or_zero((s_col + s_size) / 2, sel),
                count_stability=(1 - errors / n).clamp(min=0).mean(),
-               background_consistency=((1 - stats['background_error'] / ecfg.tau_background).clamp(min=0)
-                                       * stats['background_clear']).mean(),
+               background_consistency=bg.mean(),
                dynamic_degree=_mean_or_zero(moved, pres[s:] & pres[:-s]),
                motion_smoothness=_mean_or_zero(smooth, trip),
                sharpness=_mean_or_zero(sharp, ~sharp.isnan()))
@@ -248,17 +287,17 @@ def evaluate_video(frames: Tensor,  # (3, T, H, W) or (1, 3, T, H, W) generated 
 # %% ../nbs/10_evaluate.ipynb #c048
 def evaluate_horizons(frames: Tensor,  # (3, T, H, W) or (1, 3, T, H, W) generated video
                       truth,  # TinyWorld or WorldTruth
-                      short_seconds: float = 5.0,  # the short horizon: the first seconds of the video
+                      short_seconds: float = 5.0,  # the short horizon: the first seconds
                       long_seconds: float = 5.0,  # the long horizon: the last seconds of the video
                       fps: int | None = None,  # frames per second; default truth.fps
                       ecfg: EvalConfig = EvalConfig(),
-                     ) -> dict:  # {'short': scores, 'long': scores, 'all': scores}, each as evaluate_video returns
+                     ) -> dict:  # {'short', 'long', 'all'}: each as evaluate_video returns
     "Scores of the first and the last seconds of a long video, and of all of it."
     stats = frame_stats(frames, truth, ecfg)
     T, fps = stats['present'].shape[0], fps or getattr(truth, 'fps', 8)
     n_short, n_long = round(short_seconds * fps), round(long_seconds * fps)
     for name, n in (('short_seconds', n_short), ('long_seconds', n_long)):
-        if not 3 <= n <= T: raise ValueError(f'{name}: must cover 3 to {T} frames at {fps} fps, got {n} frames')
-    window = lambda a, b: {k: v[a:b] for k, v in stats.items()}
-    return dict(short=score(window(0, n_short), truth, ecfg), long=score(window(T - n_long, T), truth, ecfg),
-                all=score(stats, truth, ecfg))
+        if not 3 <= n <= T:
+            raise ValueError(f'{name}: must cover 3 to {T} frames at {fps} fps, got {n} frames')
+    window = lambda a, b: score({k: v[a:b] for k, v in stats.items()}, truth, ecfg)
+    return dict(short=window(0, n_short), long=window(T - n_long, T), all=score(stats, truth, ecfg))

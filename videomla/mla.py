@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
-from .rope import apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin, shared_rope_channels, shared_rope_freqs
+from .rope import (apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin,
+                           shared_rope_channels, shared_rope_freqs)
 
 # %% auto #0
 __all__ = ['RMSNorm', 'chunk_mask', 'DenseAttention', 'LatentAttention', 'latent_attend', 'conversion_targets',
@@ -27,28 +28,36 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:  # (..., dim) -> (..., dim)
-        if x.shape[-1] != self.dim: raise ValueError(f'RMSNorm: expected last dim {self.dim}, got shape {tuple(x.shape)}')
+        if x.shape[-1] != self.dim:
+            raise ValueError(f'RMSNorm: expected last dim {self.dim}, got shape {tuple(x.shape)}')
         xf = x.to(torch.promote_types(x.dtype, torch.float32))
-        return (xf * torch.rsqrt(xf.square().mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
+        rms_inv = torch.rsqrt(xf.square().mean(-1, keepdim=True) + self.eps)     # (..., 1)
+        return (xf * rms_inv).to(x.dtype) * self.weight
 
 # %% ../nbs/02_mla.ipynb #c010
 def _check_frames(fn: str, q_frame, k_frame, frames_per_chunk, sink_frames, window_frames):
-    "The rules every frame-id mask obeys (shared with the kernel's launcher, so both paths accept the same input)."
+    "The rules every frame-id mask obeys (the kernel's launcher checks the same)."
     for name, f in (('q_frame', q_frame), ('k_frame', k_frame)):
-        if not isinstance(f, Tensor) or f.ndim != 1 or f.dtype.is_floating_point or f.dtype == torch.bool:
-            raise ValueError(f'{fn}: {name} must be a 1-D integer tensor, got {getattr(f, "dtype", type(f))} {tuple(getattr(f, "shape", ()))}')
-        if len(f) and int(f.min()) < 0: raise ValueError(f'{fn}: {name} must hold frame ids >= 0, got min {int(f.min())}')
+        integer = isinstance(f, Tensor) and not (f.dtype.is_floating_point or f.dtype == torch.bool)
+        if not integer or f.ndim != 1:
+            got = f'{getattr(f, "dtype", type(f))} {tuple(getattr(f, "shape", ()))}'
+            raise ValueError(f'{fn}: {name} must be a 1-D integer tensor, got {got}')
+        if len(f) and int(f.min()) < 0:
+            raise ValueError(f'{fn}: {name} must hold frame ids >= 0, got min {int(f.min())}')
     if not (isinstance(frames_per_chunk, int) and frames_per_chunk >= 1):
         raise ValueError(f'{fn}: frames_per_chunk must be an int >= 1, got {frames_per_chunk!r}')
-    if not (isinstance(sink_frames, int) and sink_frames >= 0): raise ValueError(f'{fn}: sink_frames must be an int >= 0, got {sink_frames!r}')
+    if not (isinstance(sink_frames, int) and sink_frames >= 0):
+        raise ValueError(f'{fn}: sink_frames must be an int >= 0, got {sink_frames!r}')
     if not (window_frames is None or (isinstance(window_frames, int) and window_frames >= 0)):
         raise ValueError(f'{fn}: window_frames must be None or an int >= 0, got {window_frames!r}')
 
+# %% ../nbs/02_mla.ipynb #c010a
 def chunk_mask(q_frame: Tensor,  # (S,) integer latent-frame id of each query token
                k_frame: Tensor,  # (T,) integer latent-frame id of each key token
                frames_per_chunk: int,  # latent frames denoised together
                sink_frames: int = 0,  # first frames every query sees (used only with a window)
-               window_frames: int | None = None,  # committed frames before the query's chunk it sees; None: all
+               # committed frames before the chunk it sees; None: all
+               window_frames: int | None = None,
               ) -> Tensor:  # (S, T) bool, True = visible
     "Chunk-causal visibility with an attention sink and a sliding window, from latent-frame ids."
     _check_frames('chunk_mask', q_frame, k_frame, frames_per_chunk, sink_frames, window_frames)
@@ -59,32 +68,43 @@ def chunk_mask(q_frame: Tensor,  # (S,) integer latent-frame id of each query to
     return visible & ((kf < sink_frames) | (kf >= chunk_q * frames_per_chunk - window_frames))
 
 # %% ../nbs/02_mla.ipynb #c014
-def _softmax(scores: Tensor, mask: Tensor | None) -> Tensor:  # (B, S, H, T) -> (B, S, H, T), >= float32
-    "Softmax over keys in at least float32; masked keys get weight 0, fully masked queries all zeros."
+def _softmax(scores: Tensor,  # (B, S, H, T)
+             mask: Tensor | None,  # (S, T) bool, True = visible
+            ) -> Tensor:  # (B, S, H, T) in at least float32
+    "Softmax over keys in at least float32; masked keys weigh 0, fully masked queries are all 0."
     s = scores.to(torch.promote_types(scores.dtype, torch.float32))
     if mask is None: return s.softmax(-1)
     if mask.dtype != torch.bool or tuple(mask.shape) != (s.shape[1], s.shape[3]):
-        raise ValueError(f'mask must be a bool (S, T) = {(s.shape[1], s.shape[3])} tensor, got {mask.dtype} {tuple(mask.shape)}')
-    m = mask[:, None, :]                                              # (S, 1, T) broadcast over b, h
+        raise ValueError(f'mask must be a bool (S, T) = {(s.shape[1], s.shape[3])} tensor, '
+                         f'got {mask.dtype} {tuple(mask.shape)}')
+    m = mask[:, None, :]                                             # (S, 1, T) broadcast over b, h
     p = s.masked_fill(~m, float('-inf')).softmax(-1)
-    return p.masked_fill(~m.any(-1, keepdim=True), 0.)               # subtle: an all -inf row is NaN, make it 0
+    return p.masked_fill(~m.any(-1, keepdim=True), 0.)   # subtle: an all -inf row is NaN, make it 0
 
 def _mha(q: Tensor, k: Tensor, v: Tensor, scale: float, mask: Tensor | None) -> Tensor:
-    "Multi-head attention on rotated q (B,S,H,D), k (B,T,H,D), v (B,T,H,Dv) -> (B,S,H,Dv) in q's dtype."
+    "Multi-head attention on rotated q (B,S,H,D), k (B,T,H,D), v (B,T,H,Dv) -> (B,S,H,Dv)."
     dt = torch.promote_types(q.dtype, torch.float32)
     p = _softmax(torch.einsum('bshd,bthd->bsht', q.to(dt), k.to(dt)) * scale, mask)   # (B, S, H, T)
     return torch.einsum('bsht,bthd->bshd', p, v.to(dt)).to(q.dtype)
 
+# %% ../nbs/02_mla.ipynb #c014a
 def _check_table(fn: str, name: str, cos: Tensor, sin: Tensor, n: int, half: int):
-    "A RoPE table must hold one row per token: a (1, half) table would silently give every token one rotation."
+    "A RoPE table holds one row per token (a (1, half) table would rotate every token alike)."
     if cos.shape != (n, half) or sin.shape != (n, half):
-        raise ValueError(f'{fn}: {name} must be ({n}, {half}), one row per token, got {tuple(cos.shape)} and {tuple(sin.shape)}')
+        raise ValueError(f'{fn}: {name} must be ({n}, {half}), one row per token, '
+                         f'got {tuple(cos.shape)} and {tuple(sin.shape)}')
+
+def _check_positions(x: Tensor, positions: Tensor):
+    "Self-attention positions: one (t, y, x) row per token of x."
+    if positions.shape != (x.shape[1], 3):
+        raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), '
+                         f'got {tuple(positions.shape)}')
 
 # %% ../nbs/02_mla.ipynb #c017
 class DenseAttention(nn.Module):
-    "Wan's self-attention: q, k, v, o with bias, RMSNorm over the whole q and k, 3D-RoPE on every head channel."
+    "Wan's self-attention: q, k, v, o with bias, RMSNorm over all of q and k, 3D-RoPE everywhere."
     def __init__(self, cfg: VideoMLAConfig,  # uses dim, n_heads, head_dim, rope_theta, eps
-                 qk_norm: bool = True):  # Wan's cross-head q/k RMSNorm; False gives a plain MHA (for conversion studies)
+                 qk_norm: bool = True):  # Wan's cross-head q/k RMSNorm; False: a plain MHA
         super().__init__()
         self.cfg, self.n_heads, self.head_dim = cfg, cfg.n_heads, cfg.head_dim
         self.q, self.k, self.v, self.o = (nn.Linear(cfg.dim, cfg.dim) for _ in range(4))
@@ -92,34 +112,36 @@ class DenseAttention(nn.Module):
         self.norm_k = RMSNorm(cfg.dim, cfg.eps) if qk_norm else nn.Identity()
         self.scale = cfg.head_dim ** -0.5
 
-    def kv(self, x: Tensor) -> tuple:  # (B, T, E) -> k (B, T, H, D) normalised, unrotated; v (B, T, H, D)
-        "What each token writes to the dense cache: its per-head key (before RoPE) and value."
+    def kv(self, x: Tensor) -> tuple:  # (B, T, E) -> k (B, T, H, D) unrotated, v (B, T, H, D)
+        "What a token writes to the dense cache: per-head keys (normalised, before RoPE), values."
         k = self.norm_k(self.k(x)).unflatten(-1, (self.n_heads, self.head_dim))
         return k, self.v(x).unflatten(-1, (self.n_heads, self.head_dim))
 
 # %% ../nbs/02_mla.ipynb #c019
 def _dense_forward(self: DenseAttention, x: Tensor,  # (B, S, E) query tokens
                    cos_q: Tensor, sin_q: Tensor,  # (S, D/2) RoPE of the queries (dense_rope_freqs)
-                   k: Tensor, v: Tensor,  # (B, T, H, D) cached keys (unrotated) and values of the context
+                   # (B, T, H, D) the context's cached keys (unrotated), values
+                   k: Tensor, v: Tensor,
                    cos_k: Tensor, sin_k: Tensor,  # (T, D/2) RoPE of the context
                    mask: Tensor | None = None,  # (S, T) bool, True = visible; None = all visible
                   ) -> Tensor:  # (B, S, E)
     "Dense attention of the query tokens over a cached context."
-    B, S, _ = x.shape
-    if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (self.n_heads, self.head_dim):
-        raise ValueError(f'DenseAttention: k and v must be (B, T, {self.n_heads}, {self.head_dim}), got {tuple(k.shape)}, {tuple(v.shape)}')
-    _check_table('DenseAttention', 'cos_q/sin_q', cos_q, sin_q, S, self.head_dim // 2)
-    _check_table('DenseAttention', 'cos_k/sin_k', cos_k, sin_k, k.shape[1], self.head_dim // 2)
-    q = self.norm_q(self.q(x)).unflatten(-1, (self.n_heads, self.head_dim))       # (B, S, H, D)
+    (B, S, _), H, D = x.shape, self.n_heads, self.head_dim
+    if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (H, D):
+        raise ValueError(f'DenseAttention: k and v must be (B, T, {H}, {D}), '
+                         f'got {tuple(k.shape)}, {tuple(v.shape)}')
+    _check_table('DenseAttention', 'cos_q/sin_q', cos_q, sin_q, S, D // 2)
+    _check_table('DenseAttention', 'cos_k/sin_k', cos_k, sin_k, k.shape[1], D // 2)
+    q = self.norm_q(self.q(x)).unflatten(-1, (H, D))                    # (B, S, H, D)
     q = apply_rope(q, cos_q[:, None], sin_q[:, None])
-    k = apply_rope(k, cos_k[:, None], sin_k[:, None])                             # rotated at use
-    return self.o(_mha(q, k, v, self.scale, mask).flatten(-2))                    # (B, S, E)
+    k = apply_rope(k, cos_k[:, None], sin_k[:, None])                  # rotated at use
+    return self.o(_mha(q, k, v, self.scale, mask).flatten(-2))         # (B, S, E)
 
 def _dense_self_attend(self: DenseAttention, x: Tensor,  # (B, S, E)
                        positions: Tensor,  # (S, 3) integer (t, y, x)
                        mask: Tensor | None = None) -> Tensor:  # (B, S, E)
     "Self-attention of `x` at `positions`: the context is the tokens themselves."
-    if positions.shape != (x.shape[1], 3): raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), got {tuple(positions.shape)}')
+    _check_positions(x, positions)
     cos, sin = rope_cos_sin(positions, dense_rope_freqs(self.cfg), compute_dtype(x.dtype))
     return self(x, cos, sin, *self.kv(x), cos, sin, mask)
 
@@ -127,44 +149,52 @@ DenseAttention.forward, DenseAttention.self_attend = _dense_forward, _dense_self
 
 # %% ../nbs/02_mla.ipynb #c025
 class LatentAttention(nn.Module):
-    "VideoMLA self-attention: compressed queries, a cached shared latent c_kv and one shared unrotated RoPE key k_R."
-    def __init__(self, cfg: VideoMLAConfig):  # uses dim, n_heads, kv/q_lora_rank, qk_nope/rope_head_dim, v_head_dim
+    "VideoMLA self-attention: compressed queries; caches a shared latent c_kv and RoPE key k_R."
+    def __init__(self, cfg: VideoMLAConfig):  # its dim, heads, latent ranks and head dims
         super().__init__()
         self.cfg, self.n_heads = cfg, cfg.n_heads
-        E, H, Q, C, R = cfg.dim, cfg.n_heads, cfg.q_lora_rank, cfg.kv_lora_rank, cfg.qk_rope_head_dim
+        E, H, Q, C = cfg.dim, cfg.n_heads, cfg.q_lora_rank, cfg.kv_lora_rank
+        R = cfg.qk_rope_head_dim
         self.nope, self.rope, self.v_dim = cfg.qk_nope_head_dim, R, cfg.v_head_dim
-        self.wq_a, self.q_norm = nn.Linear(E, Q, bias=False), RMSNorm(Q, cfg.eps)          # W^Q_down
-        self.wq_b_nope = nn.Linear(Q, H * self.nope, bias=False)                            # W^Q_up
-        self.wq_b_rope = nn.Linear(Q, H * R, bias=False)                                    # W^QR
-        self.wkv_a, self.kv_norm = nn.Linear(E, C, bias=False), RMSNorm(C, cfg.eps)        # W^KV_down
-        self.wk_rope = nn.Linear(E, R, bias=False)                                          # W^KR, one head-shared key
-        self.wk_b = nn.Linear(C, H * self.nope, bias=False)                                 # W^K_up
-        self.wv_b = nn.Linear(C, H * self.v_dim, bias=False)                                # W^V_up
-        self.wo = nn.Linear(H * self.v_dim, E)                                              # W^O (bias kept)
+        self.wq_a, self.q_norm = nn.Linear(E, Q, bias=False), RMSNorm(Q, cfg.eps)      # W^Q_down
+        self.wq_b_nope = nn.Linear(Q, H * self.nope, bias=False)                         # W^Q_up
+        self.wq_b_rope = nn.Linear(Q, H * R, bias=False)                                 # W^QR
+        self.wkv_a, self.kv_norm = nn.Linear(E, C, bias=False), RMSNorm(C, cfg.eps)    # W^KV_down
+        self.wk_rope = nn.Linear(E, R, bias=False)                      # W^KR, one head-shared key
+        self.wk_b = nn.Linear(C, H * self.nope, bias=False)                              # W^K_up
+        self.wv_b = nn.Linear(C, H * self.v_dim, bias=False)                             # W^V_up
+        self.wo = nn.Linear(H * self.v_dim, E)                                  # W^O (bias kept)
         self.scale = (self.nope + R) ** -0.5
 
     def kv_latent(self, x: Tensor) -> tuple:  # (B, T, E) -> c_kv (B, T, C), k_R (B, T, R)
-        "What one token writes to the cache: the normalised latent and the unrotated shared RoPE key (Eqs. 1, 5)."
+        "What a token writes to the cache: normalised latent, unrotated RoPE key (Eqs. 1, 5)."
         return self.kv_norm(self.wkv_a(x)), self.wk_rope(x)
 
 # %% ../nbs/02_mla.ipynb #c027
 def _latent_queries(self: LatentAttention, x: Tensor,  # (B, S, E)
-                    cos_q: Tensor, sin_q: Tensor,  # (S, R/2) RoPE of the queries (shared_rope_freqs)
+                    # (S, R/2) RoPE of the queries (shared_rope_freqs)
+                    cos_q: Tensor, sin_q: Tensor,
                    ) -> tuple:  # c_q (B, S, Q), q_rope (B, S, H, R) rotated
     "Query latent and rotated per-head positional queries (Eqs. 3, 6)."
     _check_table('LatentAttention', 'cos_q/sin_q', cos_q, sin_q, x.shape[1], self.rope // 2)
-    c_q = self.q_norm(self.wq_a(x))                                                       # (B, S, Q)
-    q_rope = self.wq_b_rope(c_q).unflatten(-1, (self.n_heads, self.rope))                 # (B, S, H, R)
+    c_q = self.q_norm(self.wq_a(x))                                                 # (B, S, Q)
+    q_rope = self.wq_b_rope(c_q).unflatten(-1, (self.n_heads, self.rope))          # (B, S, H, R)
     return c_q, apply_rope(q_rope, cos_q[:, None], sin_q[:, None])
 
+LatentAttention.queries = _latent_queries
+
+# %% ../nbs/02_mla.ipynb #c027a
 def _check_context(self: LatentAttention, x: Tensor, c_kv: Tensor, k_R: Tensor):
     "Shapes of the query tokens and the cached context."
     C, R = self.cfg.kv_lora_rank, self.rope
-    if x.ndim != 3 or x.shape[-1] != self.cfg.dim: raise ValueError(f'LatentAttention: x must be (B, S, {self.cfg.dim}), got {tuple(x.shape)}')
-    if c_kv.ndim != 3 or c_kv.shape[-1] != C or k_R.shape != (*c_kv.shape[:2], R) or c_kv.shape[0] != x.shape[0]:
-        raise ValueError(f'LatentAttention: c_kv must be (B, T, {C}) and k_R (B, T, {R}), got {tuple(c_kv.shape)}, {tuple(k_R.shape)}')
+    if x.ndim != 3 or x.shape[-1] != self.cfg.dim:
+        raise ValueError(f'LatentAttention: x must be (B, S, {self.cfg.dim}), got {tuple(x.shape)}')
+    B, T = x.shape[0], c_kv.shape[1] if c_kv.ndim == 3 else -1
+    if c_kv.shape != (B, T, C) or k_R.shape != (B, T, R):
+        raise ValueError(f'LatentAttention: c_kv must be (B, T, {C}) and k_R (B, T, {R}), '
+                         f'got {tuple(c_kv.shape)}, {tuple(k_R.shape)}')
 
-LatentAttention.queries, LatentAttention._check_context = _latent_queries, _check_context
+LatentAttention._check_context = _check_context
 
 # %% ../nbs/02_mla.ipynb #c029
 def _naive(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor,  # (B, S, E); (S, R/2)
@@ -175,11 +205,11 @@ def _naive(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor,  # (B
     H = self.n_heads
     _check_table('LatentAttention', 'cos_k/sin_k', cos_k, sin_k, c_kv.shape[1], self.rope // 2)
     c_q, q_rope = self.queries(x, cos_q, sin_q)
-    q_nope = self.wq_b_nope(c_q).unflatten(-1, (H, self.nope))                          # (B, S, H, D_nope)
-    k_nope = self.wk_b(c_kv).unflatten(-1, (H, self.nope))                              # (B, T, H, D_nope)
-    v = self.wv_b(c_kv).unflatten(-1, (H, self.v_dim))                                  # (B, T, H, D)
-    k_rope = apply_rope(k_R, cos_k, sin_k)[:, :, None].expand(-1, -1, H, -1)            # (B, T, H, R) shared
-    q, k = torch.cat([q_nope, q_rope], -1), torch.cat([k_nope, k_rope], -1)             # (B, *, H, D_nope + R)
+    q_nope = self.wq_b_nope(c_q).unflatten(-1, (H, self.nope))                   # (B, S, H, D_nope)
+    k_nope = self.wk_b(c_kv).unflatten(-1, (H, self.nope))                       # (B, T, H, D_nope)
+    v = self.wv_b(c_kv).unflatten(-1, (H, self.v_dim))                                # (B, T, H, D)
+    k_rope = apply_rope(k_R, cos_k, sin_k)[:, :, None].expand(-1, -1, H, -1)   # (B, T, H, R) shared
+    q, k = torch.cat([q_nope, q_rope], -1), torch.cat([k_nope, k_rope], -1)  # (B, *, H, D_nope + R)
     return self.wo(_mha(q, k, v, self.scale, mask).flatten(-2))                         # (B, S, E)
 
 LatentAttention.naive = _naive
@@ -193,32 +223,35 @@ def latent_attend(q_lat: Tensor,  # (B, S, H, C) absorbed NoPE queries A_h^T c_q
                   scale: float,  # 1 / sqrt(qk_nope_head_dim + qk_rope_head_dim)
                   mask: Tensor | None = None,  # (S, T) bool, True = visible
                  ) -> Tensor:  # (B, S, H, C) in q_lat's dtype
-    "Attention in latent space: softmax over (q_lat.c_kv + q_rope.RoPE(k_rope)) * scale, weights applied to c_kv."
-    (B, S, H, C), R = q_lat.shape, q_rope.shape[-1]
-    if q_rope.shape[:3] != (B, S, H) or c_kv.shape[0] != B or c_kv.shape[-1] != C or k_rope.shape != (B, c_kv.shape[1], R):
-        raise ValueError(f'latent_attend: shapes disagree: q_lat {tuple(q_lat.shape)}, q_rope {tuple(q_rope.shape)}, '
-                         f'c_kv {tuple(c_kv.shape)}, k_rope {tuple(k_rope.shape)}')
-    _check_table('latent_attend', 'cos_k/sin_k', cos_k, sin_k, c_kv.shape[1], R // 2)
+    "Attention in latent space: softmax((q_lat.c_kv + q_rope.RoPE(k_rope)) * scale) @ c_kv."
+    (B, S, H, C), R, T = q_lat.shape, q_rope.shape[-1], c_kv.shape[1]
+    if q_rope.shape[:3] != (B, S, H) or c_kv.shape != (B, T, C) or k_rope.shape != (B, T, R):
+        raise ValueError(f'latent_attend: shapes disagree: q_lat {tuple(q_lat.shape)}, '
+                         f'q_rope {tuple(q_rope.shape)}, c_kv {tuple(c_kv.shape)}, '
+                         f'k_rope {tuple(k_rope.shape)}')
+    _check_table('latent_attend', 'cos_k/sin_k', cos_k, sin_k, T, R // 2)
     dt = torch.promote_types(q_lat.dtype, torch.float32)
-    k_rot = apply_rope(k_rope.to(dt), cos_k, sin_k)                                     # (B, T, R)
+    k_rot = apply_rope(k_rope.to(dt), cos_k, sin_k)                                 # (B, T, R)
     scores = (torch.einsum('bshc,btc->bsht', q_lat.to(dt), c_kv.to(dt))
-              + torch.einsum('bshr,btr->bsht', q_rope.to(dt), k_rot)) * scale          # (B, S, H, T)
-    return torch.einsum('bsht,btc->bshc', _softmax(scores, mask), c_kv.to(dt)).to(q_lat.dtype)
+              + torch.einsum('bshr,btr->bsht', q_rope.to(dt), k_rot)) * scale     # (B, S, H, T)
+    p = _softmax(scores, mask)                                                       # (B, S, H, T)
+    return torch.einsum('bsht,btc->bshc', p, c_kv.to(dt)).to(q_lat.dtype)
 
 # %% ../nbs/02_mla.ipynb #c035
 def _score_absorption(self: LatentAttention) -> Tensor:  # (H, Q, C)
     "A_h = W^Q_up,h^T W^K_up,h from the current weights (Eq. 9)."
-    W_uq = self.wq_b_nope.weight.unflatten(0, (self.n_heads, self.nope))               # (H, D_nope, Q)
-    W_uk = self.wk_b.weight.unflatten(0, (self.n_heads, self.nope))                    # (H, D_nope, C)
+    W_uq = self.wq_b_nope.weight.unflatten(0, (self.n_heads, self.nope))          # (H, D_nope, Q)
+    W_uk = self.wk_b.weight.unflatten(0, (self.n_heads, self.nope))               # (H, D_nope, C)
     return torch.einsum('hdq,hdc->hqc', W_uq, W_uk)
 
 def _value_absorption(self: LatentAttention) -> Tensor:  # (H, E, C)
     "B_h = W^O_h W^V_up,h from the current weights (Eq. 11)."
-    W_o = self.wo.weight.unflatten(1, (self.n_heads, self.v_dim))                      # (E, H, D)
-    W_uv = self.wv_b.weight.unflatten(0, (self.n_heads, self.v_dim))                   # (H, D, C)
+    W_o = self.wo.weight.unflatten(1, (self.n_heads, self.v_dim))                  # (E, H, D)
+    W_uv = self.wv_b.weight.unflatten(0, (self.n_heads, self.v_dim))               # (H, D, C)
     return torch.einsum('ehd,hdc->hec', W_o, W_uv)
 
-LatentAttention.score_absorption, LatentAttention.value_absorption = _score_absorption, _value_absorption
+LatentAttention.score_absorption = _score_absorption
+LatentAttention.value_absorption = _value_absorption
 
 # %% ../nbs/02_mla.ipynb #c038
 def _absorbed_queries(self: LatentAttention, x: Tensor,  # (B, S, E)
@@ -232,17 +265,17 @@ def _absorbed_output(self: LatentAttention, o_lat: Tensor) -> Tensor:  # (B, S, 
     "Output projection of latent-space head outputs: sum_h B_h o_lat_h + b_O."
     return torch.einsum('bshc,hec->bse', o_lat, self.value_absorption()) + self.wo.bias
 
-def _absorbed(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor, c_kv: Tensor, k_R: Tensor,
-              cos_k: Tensor, sin_k: Tensor, mask: Tensor | None = None,
+def _absorbed(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor, c_kv: Tensor,
+              k_R: Tensor, cos_k: Tensor, sin_k: Tensor, mask: Tensor | None = None,
               attend: Callable | None = None) -> Tensor:  # (B, S, E)
-    "Latent attention in the absorbed form (App. E); `attend` replaces `latent_attend` (e.g. the Triton kernel)."
+    "Latent attention, absorbed form (App. E); `attend` can replace `latent_attend` (a kernel)."
     q_lat, q_rope = self.absorbed_queries(x, cos_q, sin_q)
     attend = latent_attend if attend is None else attend
     args = (q_lat, q_rope, c_kv, k_R, cos_k, sin_k, self.scale)
     return self.absorbed_output(attend(*args) if mask is None else attend(*args, mask=mask))
 
-LatentAttention.absorbed_queries, LatentAttention.absorbed_output = _absorbed_queries, _absorbed_output
-LatentAttention.absorbed = _absorbed
+LatentAttention.absorbed_queries = _absorbed_queries
+LatentAttention.absorbed_output, LatentAttention.absorbed = _absorbed_output, _absorbed
 
 # %% ../nbs/02_mla.ipynb #c040
 def _latent_forward(self: LatentAttention, x: Tensor,  # (B, S, E) query tokens
@@ -250,12 +283,15 @@ def _latent_forward(self: LatentAttention, x: Tensor,  # (B, S, E) query tokens
                     c_kv: Tensor, k_R: Tensor,  # (B, T, C), (B, T, R) the context's cache entries
                     cos_k: Tensor, sin_k: Tensor,  # (T, R/2) the context's RoPE
                     mask: Tensor | None = None,  # (S, T) bool, True = visible
-                    impl: Literal['naive', 'absorbed'] = 'naive',  # which implementation computes it
+                    # which implementation computes it
+                    impl: Literal['naive', 'absorbed'] = 'naive',
                     attend: Callable | None = None,  # absorbed only: replaces latent_attend
                    ) -> Tensor:  # (B, S, E)
     "VideoMLA attention of the query tokens over a cached context of (c_kv, k_R) entries."
-    if impl not in ('naive', 'absorbed'): raise ValueError(f"LatentAttention: impl must be 'naive' or 'absorbed', got {impl!r}")
-    if attend is not None and impl != 'absorbed': raise ValueError("LatentAttention: attend= needs impl='absorbed'")
+    if impl not in ('naive', 'absorbed'):
+        raise ValueError(f"LatentAttention: impl must be 'naive' or 'absorbed', got {impl!r}")
+    if attend is not None and impl != 'absorbed':
+        raise ValueError("LatentAttention: attend= needs impl='absorbed'")
     self._check_context(x, c_kv, k_R)
     if impl == 'naive': return self.naive(x, cos_q, sin_q, c_kv, k_R, cos_k, sin_k, mask)
     return self.absorbed(x, cos_q, sin_q, c_kv, k_R, cos_k, sin_k, mask, attend)
@@ -264,7 +300,7 @@ def _latent_self_attend(self: LatentAttention, x: Tensor, positions: Tensor,  # 
                         mask: Tensor | None = None, impl: Literal['naive', 'absorbed'] = 'naive',
                         attend: Callable | None = None) -> Tensor:  # (B, S, E)
     "Self-attention of `x` at `positions`: the context is the tokens themselves."
-    if positions.shape != (x.shape[1], 3): raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), got {tuple(positions.shape)}')
+    _check_positions(x, positions)
     cos, sin = rope_cos_sin(positions, shared_rope_freqs(self.cfg), compute_dtype(x.dtype))
     return self(x, cos, sin, *self.kv_latent(x), cos, sin, mask, impl, attend)
 
@@ -278,40 +314,52 @@ def _nope_channels(cfg: VideoMLAConfig) -> Tensor:  # (D_nope,) channel ids insi
 
 # %% ../nbs/02_mla.ipynb #c058
 def _folded(lin: nn.Linear, norm: nn.Module) -> Tensor:  # (out, in) float64
-    "diag(g) W / rho: the norm's gain folded in, its per-token 1/rms replaced by the unit-variance-input value."
+    "diag(g) W / rho: the norm's gain folded in, its per-token 1/rms replaced by its typical value."
     W = lin.weight.detach().double()
     if not isinstance(norm, RMSNorm): return W
-    rho = ((W.square().sum() + lin.bias.detach().double().square().sum()) / W.shape[1]).sqrt().clamp_min(1e-300)  # subtle: W = 0
+    sq = W.square().sum() + lin.bias.detach().double().square().sum()
+    rho = (sq / W.shape[1]).sqrt().clamp_min(1e-300)                          # subtle: W = 0
     return norm.weight.detach().double()[:, None] * W / rho
 
 def _check_dense(dense, cfg: VideoMLAConfig):
-    if not isinstance(dense, DenseAttention): raise TypeError(f'from_dense: expected a DenseAttention, got {type(dense).__name__}')
-    got, want = (dense.q.in_features, dense.n_heads, dense.head_dim), (cfg.dim, cfg.n_heads, cfg.head_dim)
-    if got != want: raise ValueError(f'from_dense: mismatched dims: the dense layer has (dim, n_heads, head_dim) = {got}, cfg has {want}')
-    if dense.cfg.rope_theta != cfg.rope_theta: raise ValueError(f'from_dense: mismatched rope_theta {dense.cfg.rope_theta} != {cfg.rope_theta}')
-    for name, r, full in (('kv_lora_rank', cfg.kv_lora_rank, min(cfg.n_heads * (cfg.qk_nope_head_dim + cfg.v_head_dim), cfg.dim)),
-                          ('q_lora_rank', cfg.q_lora_rank, cfg.dim)):
-        if r > full: raise ValueError(f'from_dense: {name} = {r} exceeds the rank {full} of the dense operator it factors')
+    if not isinstance(dense, DenseAttention):
+        raise TypeError(f'from_dense: expected a DenseAttention, got {type(dense).__name__}')
+    got = dense.q.in_features, dense.n_heads, dense.head_dim
+    want = cfg.dim, cfg.n_heads, cfg.head_dim
+    if got != want:
+        raise ValueError(f'from_dense: mismatched dims: the dense layer has (dim, n_heads, '
+                         f'head_dim) = {got}, cfg has {want}')
+    if dense.cfg.rope_theta != cfg.rope_theta:
+        raise ValueError(f'from_dense: mismatched rope_theta {dense.cfg.rope_theta} != '
+                         f'{cfg.rope_theta}')
+    kv_full = min(cfg.n_heads * (cfg.qk_nope_head_dim + cfg.v_head_dim), cfg.dim)
+    for name, full in ('kv_lora_rank', kv_full), ('q_lora_rank', cfg.dim):
+        if getattr(cfg, name) > full:
+            raise ValueError(f'from_dense: {name} = {getattr(cfg, name)} exceeds the rank {full} '
+                             'of the operator it factors')
 
 # %% ../nbs/02_mla.ipynb #c059
 def conversion_targets(dense: DenseAttention,  # the source layer
                        cfg: VideoMLAConfig,  # the target latent layer's config
-                      ) -> dict:  # float64 'q' (H*(nope+rope), E), 'kv' (H*(nope+D), E), 'k_rope' (H, R, E)
-    "The dense maps a converted latent layer approximates: query rows [NoPE; RoPE], stacked [W_K NoPE; W_V], RoPE key rows."
+                      # float64 'q' (H*(nope+rope), E), 'kv' (H*(nope+D), E), 'k_rope' (H, R, E)
+                      ) -> dict:
+    "The dense maps a converted layer approximates: query rows, [W_K NoPE; W_V], RoPE key rows."
     _check_dense(dense, cfg)
     H, D, rope, nope = cfg.n_heads, cfg.head_dim, shared_rope_channels(cfg), _nope_channels(cfg)
-    W_q = _folded(dense.q, dense.norm_q).unflatten(0, (H, D))                             # (H, D, E)
-    W_k = _folded(dense.k, dense.norm_k).unflatten(0, (H, D))                             # (H, D, E)
-    return dict(q=torch.cat([W_q[:, nope].flatten(0, 1), W_q[:, rope].flatten(0, 1)]),   # (H*nope + H*R, E)
-                kv=torch.cat([W_k[:, nope].flatten(0, 1), dense.v.weight.detach().double()]),  # (H*nope + H*D, E)
-                k_rope=W_k[:, rope])                                                      # (H, R, E)
+    W_q = _folded(dense.q, dense.norm_q).unflatten(0, (H, D))                        # (H, D, E)
+    W_k = _folded(dense.k, dense.norm_k).unflatten(0, (H, D))                        # (H, D, E)
+    # (H*nope + H*R, E)
+    return dict(q=torch.cat([W_q[:, nope].flatten(0, 1), W_q[:, rope].flatten(0, 1)]),
+                # (H*nope + H*D, E)
+                kv=torch.cat([W_k[:, nope].flatten(0, 1), dense.v.weight.detach().double()]),
+                k_rope=W_k[:, rope])                                                   # (H, R, E)
 
 # %% ../nbs/02_mla.ipynb #c061
 def _svd_factors(w: Tensor, r: int) -> tuple:  # w (m, n) -> up (m, r), down (r, n)
     "Rank-r truncated SVD split as up = rho U S^1/2, down = S^1/2 V^T / rho, rho = sqrt(mean S)."
     U, S, Vh = torch.linalg.svd(w, full_matrices=False)
     U, S, Vh = U[:, :r], S[:r], Vh[:r]
-    rho = S.mean().sqrt() if S.sum() > 0 else torch.ones_like(S[0])                       # subtle: a zero matrix
+    rho = S.mean().sqrt() if S.sum() > 0 else torch.ones_like(S[0])          # subtle: a zero matrix
     return U * (S.sqrt() * rho), S.sqrt()[:, None] * Vh / rho
 
 def _copy_(layer: nn.Module, **weights):
@@ -322,35 +370,42 @@ def _copy_(layer: nn.Module, **weights):
 # %% ../nbs/02_mla.ipynb #c062
 @torch.no_grad()
 def _from_dense(cls, dense: DenseAttention,  # the dense layer to convert
-                cfg: VideoMLAConfig,  # target config: same dim, n_heads, head_dim and rope_theta as the dense layer
-                init: Literal['svd', 'random'] = 'svd',  # SVD recipe (paper.md §17) or the default random init
+                # target config: dim, n_heads, head_dim, rope_theta as the dense one
+                cfg: VideoMLAConfig,
+                # the SVD recipe, or the default random init
+                init: Literal['svd', 'random'] = 'svd',
                ) -> LatentAttention:  # on the dense layer's device and dtype
-    "A LatentAttention initialised from a dense layer: joint truncated SVD, or random with W_O kept."
-    if init not in ('svd', 'random'): raise ValueError(f"from_dense: init must be 'svd' or 'random', got {init!r}")
+    "A LatentAttention made from a dense layer: joint truncated SVD, or random with W_O kept."
+    if init not in ('svd', 'random'):
+        raise ValueError(f"from_dense: init must be 'svd' or 'random', got {init!r}")
     T = conversion_targets(dense, cfg)
     w = dense.o.weight
     lat = cls(cfg).to(device=w.device, dtype=w.dtype)
     lat.wo.weight.copy_(w)
     if init == 'random': lat.wo.bias.copy_(dense.o.bias); return lat
-    lat.wo.bias.copy_(dense.o.bias + w @ dense.v.bias)                                    # step 6: b_V folds exactly
+    lat.wo.bias.copy_(dense.o.bias + w @ dense.v.bias)                           # step 6: b_V folds
     n = cfg.n_heads * cfg.qk_nope_head_dim
-    up, down = _svd_factors(T['q'], cfg.q_lora_rank)                                       # step 3
+    up, down = _svd_factors(T['q'], cfg.q_lora_rank)                                    # step 3
     _copy_(lat, wq_a=down, wq_b_nope=up[:n], wq_b_rope=up[n:])
-    up, down = _svd_factors(T['kv'], cfg.kv_lora_rank)                                     # step 4
-    _copy_(lat, wkv_a=down, wk_b=up[:n], wv_b=up[n:], wk_rope=T['k_rope'].mean(0))         # step 5
+    up, down = _svd_factors(T['kv'], cfg.kv_lora_rank)                                  # step 4
+    _copy_(lat, wkv_a=down, wk_b=up[:n], wv_b=up[n:], wk_rope=T['k_rope'].mean(0))      # step 5
     return lat
 
 LatentAttention.from_dense = classmethod(_from_dense)
 
 # %% ../nbs/02_mla.ipynb #c064
+def _check_latent(fn: str, layer):
+    if not isinstance(layer, LatentAttention):
+        raise TypeError(f'{fn}: expected a LatentAttention, got {type(layer).__name__}')
+
 def composed_kv_operator(layer: LatentAttention) -> Tensor:  # (H*(nope + D), E)
     "The content path [W^K_up; W^V_up] diag(g_kv) W^KV_down of a latent layer (paper Figs. 2, 8)."
-    if not isinstance(layer, LatentAttention): raise TypeError(f'composed_kv_operator: expected a LatentAttention, got {type(layer).__name__}')
-    up = torch.cat([layer.wk_b.weight, layer.wv_b.weight])                                # (H*nope + H*D, C)
+    _check_latent('composed_kv_operator', layer)
+    up = torch.cat([layer.wk_b.weight, layer.wv_b.weight])                       # (H*nope + H*D, C)
     return (up * layer.kv_norm.weight) @ layer.wkv_a.weight
 
 def composed_q_operator(layer: LatentAttention) -> Tensor:  # (H*(nope + R), E)
     "The query path [W^Q_up; W^QR] diag(g_q) W^Q_down of a latent layer."
-    if not isinstance(layer, LatentAttention): raise TypeError(f'composed_q_operator: expected a LatentAttention, got {type(layer).__name__}')
-    up = torch.cat([layer.wq_b_nope.weight, layer.wq_b_rope.weight])                      # (H*nope + H*R, Q)
+    _check_latent('composed_q_operator', layer)
+    up = torch.cat([layer.wq_b_nope.weight, layer.wq_b_rope.weight])             # (H*nope + H*R, Q)
     return (up * layer.q_norm.weight) @ layer.wq_a.weight

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
-from .rope import apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin, shared_rope_freqs, video_positions
+from .rope import (apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin,
+                           shared_rope_freqs, video_positions)
 from .mla import DenseAttention, LatentAttention, RMSNorm, chunk_mask
 from .kernel import latent_attention
 from .cache import DenseKVCache, LatentKVCache, context_frames
@@ -29,7 +30,8 @@ def patchify(x: Tensor,  # (B, F, C, H, W) latent frames
     "Cut every latent frame into non-overlapping (ph, pw) patches, channel-major inside a patch."
     _, ph, pw = patch
     if x.ndim != 5 or x.shape[3] % ph or x.shape[4] % pw:
-        raise ValueError(f'patchify: x must be (B, F, C, H, W) with H % {ph} == 0 and W % {pw} == 0, got {tuple(x.shape)}')
+        raise ValueError(f'patchify: x must be (B, F, C, H, W) with H % {ph} == 0 and '
+                         f'W % {pw} == 0, got {tuple(x.shape)}')
     B, Fr, C, H, W = x.shape
     x = x.reshape(B, Fr, C, H // ph, ph, W // pw, pw)                 # (B, F, C, y, p, x, q)
     return x.permute(0, 1, 3, 5, 2, 4, 6).reshape(B, Fr * (H // ph) * (W // pw), C * ph * pw)
@@ -42,7 +44,8 @@ def unpatchify(tokens: Tensor,  # (B, F*N, ph*pw*C) per-token outputs of the hea
     "Inverse of the head's token layout: Wan's (ph, pw, C) order inside a token."
     (gh, gw), (_, ph, pw) = grid_hw, patch
     if tokens.ndim != 3 or tokens.shape[1] != n_frames * gh * gw or tokens.shape[2] % (ph * pw):
-        raise ValueError(f'unpatchify: tokens must be (B, F*N, ph*pw*C) = (B, {n_frames * gh * gw}, {ph * pw}*C), got {tuple(tokens.shape)}')
+        raise ValueError(f'unpatchify: tokens must be (B, F*N, ph*pw*C) = '
+                         f'(B, {n_frames * gh * gw}, {ph * pw}*C), got {tuple(tokens.shape)}')
     B = tokens.shape[0]
     x = tokens.reshape(B, n_frames, gh, gw, ph, pw, -1)               # (B, F, y, x, p, q, C)
     return x.permute(0, 1, 6, 2, 4, 3, 5).reshape(B, n_frames, -1, gh * ph, gw * pw)
@@ -55,16 +58,19 @@ def sinusoidal_embedding(t: Tensor,  # (...) timesteps
     if dim % 2: raise ValueError(f'sinusoidal_embedding: dim must be even, got {dim}')
     half = dim // 2
     w = 10000.0 ** (-torch.arange(half, dtype=torch.float64, device=t.device) / half)   # (D_f/2,)
-    angle = t.to(torch.float64)[..., None] * w                                          # (..., D_f/2)
+    angle = t.to(torch.float64)[..., None] * w                                        # (..., D_f/2)
     return torch.cat([angle.cos(), angle.sin()], -1)
 
 # %% ../nbs/06_model.ipynb #c014
 def _check_per_frame(fn: str, x: Tensor, **vs):
     "Each v must be (B, F, d) with F dividing x's tokens: one vector per frame."
     for name, v in vs.items():
-        if v.ndim != 3 or v.shape[0] != x.shape[0] or v.shape[2] != x.shape[-1] or x.ndim != 3 or x.shape[1] % v.shape[1]:
-            raise ValueError(f'{fn}: {name} must be (B, F, d) with F dividing the tokens of x {tuple(x.shape)}, got {tuple(v.shape)}')
+        if (x.ndim != 3 or v.ndim != 3 or v.shape[0] != x.shape[0] or v.shape[2] != x.shape[-1]
+                or x.shape[1] % v.shape[1]):
+            raise ValueError(f'{fn}: {name} must be (B, F, d) with F dividing the tokens of x '
+                             f'{tuple(x.shape)}, got {tuple(v.shape)}')
 
+# %% ../nbs/06_model.ipynb #c014a
 def modulate(x: Tensor,  # (B, F*N, d) tokens, frame-major
              shift: Tensor, scale: Tensor,  # (B, F, d) one vector per frame
             ) -> Tensor:  # (B, F*N, d)
@@ -80,27 +86,31 @@ def gate(y: Tensor, g: Tensor) -> Tensor:  # (B, F*N, d), (B, F, d) -> (B, F*N, 
 
 # %% ../nbs/06_model.ipynb #c017
 class CrossAttention(nn.Module):
-    "Wan's cross-attention to a conditioning sequence: q/k/v/o with bias, RMSNorm over the whole q and k."
+    "Wan's cross-attention to a conditioning sequence: q/k/v/o with bias, RMSNorm on all of q, k."
     def __init__(self, cfg: VideoMLAConfig):  # uses dim, n_heads, head_dim, eps
         super().__init__()
         self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
         self.q, self.k, self.v, self.o = (nn.Linear(cfg.dim, cfg.dim) for _ in range(4))
         self.norm_q, self.norm_k = RMSNorm(cfg.dim, cfg.eps), RMSNorm(cfg.dim, cfg.eps)
 
+    def heads(self, t: Tensor) -> Tensor:  # (B, L, d) -> (B, H, L, D)
+        return t.unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
+
     def kv(self, c: Tensor) -> tuple:  # (B, L, d) embedded condition -> k, v (B, H, L, D)
         "Keys and values of the conditioning sequence: computed once per prompt."
-        k = self.norm_k(self.k(c)).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
-        return k, self.v(c).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
+        return self.heads(self.norm_k(self.k(c))), self.heads(self.v(c))
 
-    def forward(self, x: Tensor, k: Tensor, v: Tensor) -> Tensor:  # (B, S, d), (B, H, L, D) x2 -> (B, S, d)
-        if k.shape != v.shape or k.ndim != 4 or k.shape[0] != x.shape[0] or k.shape[1] != self.n_heads or k.shape[3] != self.head_dim:
-            raise ValueError(f'CrossAttention: k and v must be (B, H, L, D) = ({x.shape[0]}, {self.n_heads}, L, {self.head_dim}), got {tuple(k.shape)}, {tuple(v.shape)}')
-        q = self.norm_q(self.q(x)).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)  # (B, H, S, D)
+    def forward(self, x: Tensor, k: Tensor, v: Tensor) -> Tensor:  # (B, S, d), k, v -> (B, S, d)
+        B, H, D = x.shape[0], self.n_heads, self.head_dim
+        if k.shape != v.shape or k.ndim != 4 or (k.shape[0], k.shape[1], k.shape[3]) != (B, H, D):
+            raise ValueError(f'CrossAttention: k and v must be (B, H, L, D) = ({B}, {H}, L, {D}), '
+                             f'got {tuple(k.shape)}, {tuple(v.shape)}')
+        q = self.heads(self.norm_q(self.q(x)))                                  # (B, H, S, D)
         return self.o(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
 
 # %% ../nbs/06_model.ipynb #c021
 class DiTBlock(nn.Module):
-    "One Wan block: adaLN-modulated self-attention, cross-attention (if conditioned), adaLN-modulated FFN."
+    "One Wan block: adaLN-modulated self-attention, cross-attention (if any), adaLN-modulated FFN."
     def __init__(self, cfg: VideoMLAConfig):
         super().__init__()
         d = cfg.dim
@@ -109,20 +119,26 @@ class DiTBlock(nn.Module):
         self.norm3 = nn.LayerNorm(d, cfg.eps) if cfg.cond_dim else None
         self.cross_attn = CrossAttention(cfg) if cfg.cond_dim else None
         self.norm2 = nn.LayerNorm(d, cfg.eps, elementwise_affine=False)
-        self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_dim), nn.GELU(approximate='tanh'), nn.Linear(cfg.ffn_dim, d))
+        self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_dim), nn.GELU(approximate='tanh'),
+                                 nn.Linear(cfg.ffn_dim, d))
         self.modulation = nn.Parameter(torch.randn(1, 6, d) / d ** 0.5)    # m_l
 
 # %% ../nbs/06_model.ipynb #c022
 def _block_forward(self: DiTBlock, x: Tensor,  # (B, F*N, d)
                    e0: Tensor,  # (B, F, 6, d) time modulation of every frame
-                   attend: Callable,  # attend(self_attn, h (B, S, d)) -> (B, S, d): the self-attention's context
+                   # attend(self_attn, h (B, S, d)) -> (B, S, d): sees the context
+                   attend: Callable,
                    cross_kv: tuple | None = None,  # this block's (k, v) of the condition, or None
                   ) -> Tensor:  # (B, F*N, d)
     "Wan's block: modulate, attend, gate; cross-attend; modulate, FFN, gate."
     if e0.ndim != 4 or e0.shape[2:] != self.modulation.shape[1:]:
-        raise ValueError(f'DiTBlock: e0 must be (B, F, 6, d) = (B, F, 6, {self.modulation.shape[2]}), got {tuple(e0.shape)}')
-    if (cross_kv is None) != (self.cross_attn is None): raise ValueError('DiTBlock: cross_kv is needed exactly when the block has cross-attention')
-    shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation[:, None] + e0).unbind(2)   # each (B, F, d)
+        d = self.modulation.shape[2]
+        raise ValueError(f'DiTBlock: e0 must be (B, F, 6, d) = (B, F, 6, {d}), '
+                         f'got {tuple(e0.shape)}')
+    if (cross_kv is None) != (self.cross_attn is None):
+        raise ValueError('DiTBlock: cross_kv is needed exactly when the block has cross-attention')
+    mods = (self.modulation[:, None] + e0).unbind(2)                     # six (B, F, d)
+    shift1, scale1, gate1, shift2, scale2, gate2 = mods
     x = x + gate(attend(self.self_attn, modulate(self.norm1(x), shift1, scale1)), gate1)
     if self.cross_attn is not None: x = x + self.cross_attn(self.norm3(x), *cross_kv)
     return x + gate(self.ffn(modulate(self.norm2(x), shift2, scale2)), gate2)
@@ -138,7 +154,7 @@ class Head(nn.Module):
         self.proj = nn.Linear(cfg.dim, math.prod(cfg.patch_size) * cfg.in_channels)
         self.modulation = nn.Parameter(torch.randn(1, 2, cfg.dim) / cfg.dim ** 0.5)
 
-    def forward(self, x: Tensor, e: Tensor) -> Tensor:  # (B, F*N, d), (B, F, d) -> (B, F*N, ph*pw*C)
+    def forward(self, x: Tensor, e: Tensor) -> Tensor:  # (B, F*N, d), (B, F, d) -> (B, F*N, p*q*C)
         _check_per_frame('Head', x, e=e)
         shift, scale = (self.modulation[:, None] + e[:, :, None]).unbind(2)   # (B, F, d) each
         return self.proj(modulate(self.norm(x), shift, scale))
@@ -146,31 +162,39 @@ class Head(nn.Module):
 # %% ../nbs/06_model.ipynb #c028
 class CausalVideoDiT(nn.Module):
     "Wan-style chunk-causal video DiT with dense or VideoMLA self-attention (cfg.attention)."
-    def __init__(self, cfg: VideoMLAConfig,  # the whole geometry; cfg.attention picks the self-attention
-                 attend: Callable | None = None):  # absorbed latent attention for forward_chunk; None: kernel.latent_attention
+    def __init__(self, cfg: VideoMLAConfig,  # the whole geometry; cfg.attention picks the layer
+                 # forward_chunk's latent attention; None: the kernel's
+                 attend: Callable | None = None):
         super().__init__()
         self.cfg, d = cfg, cfg.dim
         self.attend = latent_attention if attend is None else attend
         self.patch_embedding = nn.Linear(cfg.in_channels * math.prod(cfg.patch_size), d)
         self.time_embedding = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
-        self.cond_embedding = (nn.Sequential(nn.Linear(cfg.cond_dim, d), nn.GELU(approximate='tanh'), nn.Linear(d, d))
+        gelu = nn.GELU(approximate='tanh')
+        self.cond_embedding = (nn.Sequential(nn.Linear(cfg.cond_dim, d), gelu, nn.Linear(d, d))
                                if cfg.cond_dim else None)
         self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.n_layers))
         self.head = Head(cfg)
-        self.context_sigma = 0.0  # noise level at which a rollout commits a chunk (09_train); 0: Self-Forcing's clean pass
+        # noise level of the committing pass (09_train); 0: Self-Forcing's clean pass
+        self.context_sigma = 0.0
 
 # %% ../nbs/06_model.ipynb #c032
-def _check_video(self: CausalVideoDiT, x: Tensor, name: str = 'x', n_frames: int | None = None) -> tuple:
-    "(B, F) of a (B, F, C, H, W) video that fits the config; F a whole number of chunks (or exactly `n_frames`)."
+def _check_video(self: CausalVideoDiT, x: Tensor, name: str = 'x',
+                 n_frames: int | None = None) -> tuple:
+    "(B, F) of a (B, F, C, H, W) video that fits the config; F whole chunks (or `n_frames`)."
     c, Fc = self.cfg, self.cfg.frames_per_chunk
     want = (c.in_channels, c.latent_height, c.latent_width)
     if not isinstance(x, Tensor) or x.ndim != 5 or tuple(x.shape[2:]) != want:
-        raise ValueError(f'{name}: must be a (B, F, C, H, W) = (B, F, {", ".join(map(str, want))}) tensor, '
-                         f'got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}')
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f'{name}: must be a (B, F, C, H, W) = (B, F, {", ".join(map(str, want))}) '
+                         f'tensor, got {got}')
     B, Fr = x.shape[:2]
-    if n_frames is not None and Fr != n_frames: raise ValueError(f'{name}: must hold one chunk of {n_frames} frames, got {Fr}')
-    if Fr == 0 or Fr % Fc: raise ValueError(f'{name}: frames must be a positive multiple of frames_per_chunk={Fc}, got {Fr}')
+    if n_frames is not None and Fr != n_frames:
+        raise ValueError(f'{name}: must hold one chunk of {n_frames} frames, got {Fr}')
+    if Fr == 0 or Fr % Fc:
+        raise ValueError(f'{name}: frames must be a positive multiple of frames_per_chunk={Fc}, '
+                         f'got {Fr}')
     return B, Fr
 
 # %% ../nbs/06_model.ipynb #c034
@@ -180,7 +204,8 @@ def _frame_times(t, B: int, n_frames: int, device) -> Tensor:  # -> (B, F) float
     if t.ndim == 0: return t.expand(B, n_frames)
     if t.ndim == 1 and t.shape[0] == B: return t[:, None].expand(B, n_frames)
     if t.ndim == 2 and tuple(t.shape) == (B, n_frames): return t
-    raise ValueError(f't: must be a number, a (B,) = ({B},) or a (B, F) = ({B}, {n_frames}) tensor, got shape {tuple(t.shape)}')
+    raise ValueError(f't: must be a number, a (B,) = ({B},) or a (B, F) = ({B}, {n_frames}) '
+                     f'tensor, got shape {tuple(t.shape)}')
 
 def _embed_time(self: CausalVideoDiT, t: Tensor) -> tuple:  # (B, F) -> e (B, F, d), e0 (B, F, 6, d)
     "Time embedding e and the six adaLN vectors e0 of every frame."
@@ -192,14 +217,17 @@ CausalVideoDiT._check_video, CausalVideoDiT._embed_time = _check_video, _embed_t
 
 # %% ../nbs/06_model.ipynb #c037
 def _encode_condition(self: CausalVideoDiT, cond: Tensor | None,  # (B, L, cond_dim) or None
-                     ) -> list | None:  # per block (k, v), each (B, H, L, D); None without cross-attention
-    "Cross-attention keys and values of every block for one conditioning sequence (once per prompt)."
+                     ) -> list | None:  # per block (k, v), each (B, H, L, D); None: no cross-attn
+    "Cross-attention keys and values of every block for one conditioning sequence (per prompt)."
     if self.cond_embedding is None:
-        if cond is not None: raise ValueError('cond: this model has no cross-attention (cfg.cond_dim == 0); pass None')
+        if cond is not None:
+            raise ValueError('cond: this model has no cross-attention (cfg.cond_dim == 0); '
+                             'pass None')
         return None
-    if not isinstance(cond, Tensor) or cond.ndim != 3 or cond.shape[-1] != self.cfg.cond_dim:
-        raise ValueError(f'cond: must be a (B, L, cond_dim) = (B, L, {self.cfg.cond_dim}) tensor, '
-                         f'got {tuple(cond.shape) if isinstance(cond, Tensor) else cond!r}')
+    d_c = self.cfg.cond_dim
+    if not isinstance(cond, Tensor) or cond.ndim != 3 or cond.shape[-1] != d_c:
+        got = tuple(cond.shape) if isinstance(cond, Tensor) else repr(cond)
+        raise ValueError(f'cond: must be a (B, L, cond_dim) = (B, L, {d_c}) tensor, got {got}')
     c = self.cond_embedding(cond.to(self.patch_embedding.weight.dtype))            # (B, L, d)
     return [blk.cross_attn.kv(c) for blk in self.blocks]
 
@@ -212,17 +240,18 @@ def chunk_context(cfg: VideoMLAConfig, n_frames: int, chunk: int) -> Tensor:
     if not (isinstance(chunk, int) and 0 <= chunk < n_frames // Fc):
         raise ValueError(f'chunk: must be an int in [0, {n_frames // Fc}), got {chunk!r}')
     frames = torch.arange(n_frames)
-    visible = chunk_mask(frames[chunk * Fc:chunk * Fc + 1], frames, Fc, cfg.sink_frames, cfg.window_frames)[0]
-    return frames[visible]                                                          # ascending = slot order
+    first = frames[chunk * Fc:chunk * Fc + 1]                         # one query frame of the chunk
+    visible = chunk_mask(first, frames, Fc, cfg.sink_frames, cfg.window_frames)[0]
+    return frames[visible]                                              # ascending = slot order
 
 # %% ../nbs/06_model.ipynb #c043
 def _rope_freqs(cfg: VideoMLAConfig) -> tuple:
     return shared_rope_freqs(cfg) if cfg.attention == 'mla' else dense_rope_freqs(cfg)
 
-
 def _clip_plan(cfg: VideoMLAConfig, n_frames: int, positions: str, dtype, device) -> list:
     "Per query chunk: (visible frame ids, cos, sin) with cos/sin (n*N, P) of the context's keys."
-    if positions not in ('window', 'absolute'): raise ValueError(f"positions: must be 'window' or 'absolute', got {positions!r}")
+    if positions not in ('window', 'absolute'):
+        raise ValueError(f"positions: must be 'window' or 'absolute', got {positions!r}")
     plan = []
     for ch in range(n_frames // cfg.frames_per_chunk):
         ids = chunk_context(cfg, n_frames, ch).to(device)
@@ -233,36 +262,41 @@ def _clip_plan(cfg: VideoMLAConfig, n_frames: int, positions: str, dtype, device
 
 # %% ../nbs/06_model.ipynb #c045
 def _entries(attn: nn.Module, h: Tensor) -> tuple:
-    "What `h`'s tokens write to the cache: (c_kv, k_R) for LatentAttention, (k, v) for DenseAttention."
+    "What `h`'s tokens write to the cache: (c_kv, k_R) for LatentAttention, (k, v) for dense."
     return attn.kv_latent(h) if isinstance(attn, LatentAttention) else attn.kv(h)
 
 def _clip_attend(attn: nn.Module, h: Tensor,  # (B, F*N, d)
                  plan: list, tokens_per_frame: int) -> Tensor:  # (B, F*N, d)
-    "Self-attention of a whole clip, one query chunk at a time over its visible frames at its positions."
-    ents = [e.unflatten(1, (-1, tokens_per_frame)) for e in _entries(attn, h)]     # (B, F, N, ...) each
-    S = h.shape[1] // len(plan)                                                    # F_c * N queries per chunk
+    "Self-attention of a whole clip, one query chunk at a time over its visible frames."
+    # (B, F, N, ...) each
+    ents = [e.unflatten(1, (-1, tokens_per_frame)) for e in _entries(attn, h)]
+    S = h.shape[1] // len(plan)                                          # F_c * N queries per chunk
     outs = []
     for ch, (ids, cos, sin) in enumerate(plan):
-        ctx = [e[:, ids].flatten(1, 2) for e in ents]                              # (B, n*N, ...) visible keys
+        ctx = [e[:, ids].flatten(1, 2) for e in ents]                   # (B, n*N, ...) visible keys
         outs.append(attn(h[:, ch * S:(ch + 1) * S], cos[-S:], sin[-S:], *ctx, cos, sin))
     return torch.cat(outs, 1)
 
 # %% ../nbs/06_model.ipynb #c047
-def _forward(self: CausalVideoDiT, x: Tensor,  # (B, F, C, H, W) noisy latents, F a multiple of frames_per_chunk
+def _forward(self: CausalVideoDiT, x: Tensor,  # (B, F, C, H, W) noisy latents, F whole chunks
              t,  # timesteps: a number, (B,) or (B, F)
-             cond: Tensor | None = None,  # (B, L, cond_dim) conditioning sequence (if cfg.cond_dim > 0)
+             # (B, L, cond_dim) conditioning sequence (if cfg.cond_dim > 0)
+             cond: Tensor | None = None,
              cross_kv: list | None = None,  # or its precomputed encode_condition(cond)
-             positions: Literal['window', 'absolute'] = 'window',  # temporal RoPE coordinate: context slot or frame index
+             # temporal RoPE: context slot or frame
+             positions: Literal['window', 'absolute'] = 'window',
             ) -> Tensor:  # (B, F, C, H, W) predicted velocity
-    "Whole-clip block-causal forward (training form): chunk-causal + sink + window, per-query-chunk positions."
+    "Whole-clip block-causal forward (training form): chunk-causal + sink + window masks."
     B, Fr = self._check_video(x)
     e, e0 = self._embed_time(_frame_times(t, B, Fr, x.device))
-    if cond is not None and cross_kv is not None: raise ValueError('cond, cross_kv: pass one of them, not both')
+    if cond is not None and cross_kv is not None:
+        raise ValueError('cond, cross_kv: pass one of them, not both')
     cross_kv = self.encode_condition(cond) if cross_kv is None else cross_kv
     plan = _clip_plan(self.cfg, Fr, positions, x.dtype, x.device)
     attend = partial(_clip_attend, plan=plan, tokens_per_frame=self.cfg.tokens_per_frame)
     h = self.patch_embedding(patchify(x, self.cfg.patch_size))                      # (B, F*N, d)
-    for i, blk in enumerate(self.blocks): h = blk(h, e0, attend, None if cross_kv is None else cross_kv[i])
+    for i, blk in enumerate(self.blocks):
+        h = blk(h, e0, attend, None if cross_kv is None else cross_kv[i])
     return unpatchify(self.head(h, e), Fr, self.cfg.grid_hw, self.cfg.patch_size)
 
 CausalVideoDiT.forward = _forward
@@ -274,55 +308,67 @@ def dense_sdpa(attn: DenseAttention, x: Tensor,  # (B, S, d) query tokens
                cos_k: Tensor, sin_k: Tensor,  # (T, D/2)
               ) -> Tensor:  # (B, S, d)
     "DenseAttention.forward without a mask through scaled_dot_product_attention (flash on a GPU)."
-    H, D = attn.n_heads, attn.head_dim
-    if k.shape != v.shape or k.ndim != 4 or k.shape[0] != x.shape[0] or k.shape[2:] != (H, D):
-        raise ValueError(f'dense_sdpa: k and v must be (B, T, H, D) = ({x.shape[0]}, T, {H}, {D}), got {tuple(k.shape)}, {tuple(v.shape)}')
-    q = attn.norm_q(attn.q(x)).unflatten(-1, (attn.n_heads, attn.head_dim))            # (B, S, H, D)
-    q, k = apply_rope(q, cos_q[:, None], sin_q[:, None]), apply_rope(k, cos_k[:, None], sin_k[:, None])
-    o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), scale=attn.scale)
-    return attn.o(o.transpose(1, 2).flatten(-2))                                        # (B, S, d)
+    B, H, D = x.shape[0], attn.n_heads, attn.head_dim
+    if k.shape != v.shape or k.ndim != 4 or k.shape[0] != B or k.shape[2:] != (H, D):
+        raise ValueError(f'dense_sdpa: k and v must be (B, T, H, D) = ({B}, T, {H}, {D}), '
+                         f'got {tuple(k.shape)}, {tuple(v.shape)}')
+    rot = lambda t, cos, sin: apply_rope(t, cos[:, None], sin[:, None])
+    q = rot(attn.norm_q(attn.q(x)).unflatten(-1, (H, D)), cos_q, sin_q)       # (B, S, H, D)
+    k = rot(k, cos_k, sin_k)                                                   # (B, T, H, D)
+    t = lambda t: t.transpose(1, 2)                                            # <-> (B, H, *, D)
+    o = t(F.scaled_dot_product_attention(t(q), t(k), t(v), scale=attn.scale))  # (B, S, H, D)
+    return attn.o(o.flatten(-2))                                               # (B, S, d)
 
 # %% ../nbs/06_model.ipynb #c060
-def batch_split(attend: Callable,  # latent_attention-like: (q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, **kw)
+def batch_split(attend: Callable,  # like latent_attention: (q_lat, q_rope, c_kv, k_rope, ...)
                 max_numel: int = 2 ** 31 - 1,  # largest tensor one call may see
                ) -> Callable:
-    "Wrap `attend` so that no call sees a tensor of more than `max_numel` elements, by splitting the batch."
-    if not (isinstance(max_numel, int) and max_numel >= 1): raise ValueError(f'batch_split: max_numel must be an int >= 1, got {max_numel!r}')
+    "Wrap `attend` so no call sees a tensor of more than `max_numel` elements (splits the batch)."
+    if not (isinstance(max_numel, int) and max_numel >= 1):
+        raise ValueError(f'batch_split: max_numel must be an int >= 1, got {max_numel!r}')
     def run(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, **kw):
         per_video = max(t[0].numel() for t in (q_lat, q_rope, c_kv, k_rope))
         step, B = max(1, max_numel // per_video), q_lat.shape[0]
         if step >= B: return attend(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, **kw)
-        return torch.cat([attend(q_lat[i:i + step], q_rope[i:i + step], c_kv[i:i + step], k_rope[i:i + step],
-                                 cos_k, sin_k, scale, **kw) for i in range(0, B, step)])
+        part = lambda i: [t[i:i + step] for t in (q_lat, q_rope, c_kv, k_rope)]   # whole videos
+        return torch.cat([attend(*part(i), cos_k, sin_k, scale, **kw) for i in range(0, B, step)])
     return run
 
 # %% ../nbs/06_model.ipynb #c063
-def _new_cache(self: CausalVideoDiT, batch_size: int = 1, dtype: torch.dtype | None = None, device=None):
-    "A preallocated sink + window + chunk cache for this model: LatentKVCache (mla) or DenseKVCache (dense)."
+def _new_cache(self: CausalVideoDiT, batch_size: int = 1, dtype: torch.dtype | None = None,
+               device=None):
+    "A preallocated sink + window + chunk cache for this model: LatentKVCache or DenseKVCache."
     w = self.patch_embedding.weight
     kind = LatentKVCache if self.cfg.attention == 'mla' else DenseKVCache
-    return kind(self.cfg, batch_size, w.dtype if dtype is None else dtype, w.device if device is None else device)
+    return kind(self.cfg, batch_size, dtype or w.dtype, w.device if device is None else device)
 
 def _check_cache(self: CausalVideoDiT, cache, B: int):
     kind = LatentKVCache if self.cfg.attention == 'mla' else DenseKVCache
     if not isinstance(cache, kind):
-        raise ValueError(f'cache: a {self.cfg.attention} model needs a {kind.__name__}, got {type(cache).__name__}')
-    geo = ('n_layers', 'grid_hw', 'frames_per_chunk', 'sink_frames', 'window_frames', 'kv_lora_rank', 'qk_rope_head_dim', 'n_heads', 'head_dim')
+        raise ValueError(f'cache: a {self.cfg.attention} model needs a {kind.__name__}, '
+                         f'got {type(cache).__name__}')
+    geo = ('n_layers', 'grid_hw', 'frames_per_chunk', 'sink_frames', 'window_frames',
+           'kv_lora_rank', 'qk_rope_head_dim', 'n_heads', 'head_dim')
     if any(getattr(cache.cfg, f) != getattr(self.cfg, f) for f in geo):
         raise ValueError('cache: built for another geometry; use model.new_cache(batch_size)')
-    if cache.batch_size != B: raise ValueError(f'cache: built for batch_size={cache.batch_size}, x has batch {B}')
+    if cache.batch_size != B:
+        raise ValueError(f'cache: built for batch_size={cache.batch_size}, x has batch {B}')
 
 CausalVideoDiT.new_cache, CausalVideoDiT._check_cache = _new_cache, _check_cache
 
 # %% ../nbs/06_model.ipynb #c067
-def _cached_attend(self: CausalVideoDiT, attn: nn.Module, h: Tensor,  # (B, F_c*N, d) the chunk's tokens
-                   cache, layer: int, rope: tuple) -> Tensor:  # rope: (cos_q, sin_q, cos_k, sin_k)
-    "Write the chunk's entries for `layer`, read its sink + window + chunk context, attend (fast form)."
+def _cached_attend(self: CausalVideoDiT, attn: nn.Module,
+                   h: Tensor,  # (B, F_c*N, d) the chunk's tokens
+                   cache, layer: int,
+                   rope: tuple,  # (cos_q, sin_q, cos_k, sin_k)
+                  ) -> Tensor:  # (B, F_c*N, d)
+    "Write the chunk's entries for `layer`, read its sink + window + chunk context, attend (fast)."
     cos_q, sin_q, cos_k, sin_k = rope
     cache.write(layer, *_entries(attn, h))
-    ctx = cache.context(layer)                                                     # views in slot order
+    ctx = cache.context(layer)                                          # views in slot order
     if isinstance(attn, LatentAttention):
-        return attn(h, cos_q, sin_q, *ctx, cos_k, sin_k, impl='absorbed', attend=batch_split(self.attend))
+        attend = batch_split(self.attend)
+        return attn(h, cos_q, sin_q, *ctx, cos_k, sin_k, impl='absorbed', attend=attend)
     return dense_sdpa(attn, h, cos_q, sin_q, *ctx, cos_k, sin_k)
 
 CausalVideoDiT._cached_attend = _cached_attend
@@ -331,21 +377,24 @@ CausalVideoDiT._cached_attend = _cached_attend
 @torch.no_grad()
 def _forward_chunk(self: CausalVideoDiT, x: Tensor,  # (B, F_c, C, H, W) the current chunk
                    t,  # its timestep: a number, (B,) or (B, F_c)
-                   cache,  # the model's cache (new_cache), with the chunk open (cache.begin_chunk())
+                   cache,  # the model's cache (new_cache) with the chunk open (cache.begin_chunk())
                    cross_kv: list | None = None,  # encode_condition(cond), computed once per prompt
                   ) -> Tensor:  # (B, F_c, C, H, W) predicted velocity
-    "One chunk against the cache (inference form): writes this pass's entries, attends over sink + window + chunk."
+    "One chunk against the cache (inference form): write this pass's entries, attend to context."
     c = self.cfg
     B, Fr = self._check_video(x, n_frames=c.frames_per_chunk)
     self._check_cache(cache, B)
     if (cross_kv is None) != (self.cond_embedding is None):
-        raise ValueError('cross_kv: pass model.encode_condition(cond) exactly when cfg.cond_dim > 0')
+        raise ValueError('cross_kv: pass model.encode_condition(cond) exactly when '
+                         'cfg.cond_dim > 0')
     e, e0 = self._embed_time(_frame_times(t, B, Fr, x.device))
     rdt, fr = compute_dtype(x.dtype), _rope_freqs(c)
-    rope = (*rope_cos_sin(cache.query_positions(), fr, rdt), *rope_cos_sin(cache.key_positions(), fr, rdt))
+    rope = (*rope_cos_sin(cache.query_positions(), fr, rdt),
+            *rope_cos_sin(cache.key_positions(), fr, rdt))
     h = self.patch_embedding(patchify(x, c.patch_size))                             # (B, F_c*N, d)
     for i, blk in enumerate(self.blocks):
-        h = blk(h, e0, partial(self._cached_attend, cache=cache, layer=i, rope=rope), None if cross_kv is None else cross_kv[i])
+        attend = partial(self._cached_attend, cache=cache, layer=i, rope=rope)
+        h = blk(h, e0, attend, None if cross_kv is None else cross_kv[i])
     return unpatchify(self.head(h, e), Fr, c.grid_hw, c.patch_size)
 
 CausalVideoDiT.forward_chunk = _forward_chunk

@@ -21,28 +21,33 @@ __all__ = ['DEFAULT_STEPS', 'flow_sigmas', 'denoising_timesteps', 'predict_x0', 
 def flow_sigmas(shift: float = 5.0,  # s: > 1 moves levels towards high noise
                 n_train_steps: int = 1000,  # training levels
                ) -> Tensor:  # (n_train_steps,) float64, from 1 down to about 0.005 at s = 5
-    "Self-Forcing's shifted flow-matching noise levels: sigma = linspace(1, 0, n + 1)[:-1], then s*sigma / (1 + (s-1)*sigma)."
+    "Self-Forcing's levels: sigma = linspace(1, 0, n+1)[:-1] -> s sigma / (1 + (s-1) sigma)."
     if not shift > 0: raise ValueError(f'shift: must be > 0, got {shift!r}')
-    if not (isinstance(n_train_steps, int) and n_train_steps >= 1): raise ValueError(f'n_train_steps: must be an int >= 1, got {n_train_steps!r}')
+    if not (isinstance(n_train_steps, int) and n_train_steps >= 1):
+        raise ValueError(f'n_train_steps: must be an int >= 1, got {n_train_steps!r}')
     sigma = torch.linspace(1, 0, n_train_steps + 1, dtype=torch.float64)[:-1]
     return shift * sigma / (1 + (shift - 1) * sigma)
 
 # %% ../nbs/07_rollout.ipynb #c010
 DEFAULT_STEPS = (1000, 750, 500, 250)
 
-def denoising_timesteps(steps: Sequence[int] = DEFAULT_STEPS,  # the few-step list, decreasing, in [1, n_train_steps]
+def denoising_timesteps(steps: Sequence[int] = DEFAULT_STEPS,  # few-step list, decreasing, in [1,n]
                         shift: float = 5.0,  # s
-                        n_train_steps: int = 1000,
-                       ) -> Tensor:  # (K,) float64 warped timesteps; sigma = timesteps / n_train_steps
-    "Warp a few-step list through the shifted table: t_k = n * sigma'[n - step_k] (Self-Forcing's warp_denoising_step)."
-    st = list(steps)
-    if not st or not all(isinstance(k, int) and 1 <= k <= n_train_steps for k in st) or any(a <= b for a, b in zip(st, st[1:])):
-        raise ValueError(f'steps: must be strictly decreasing ints in [1, {n_train_steps}], got {steps!r}')
-    return n_train_steps * flow_sigmas(shift, n_train_steps)[n_train_steps - torch.tensor(st)]
+                        n_train_steps: int = 1000,  # n
+                       # (K,) float64 warped timesteps; sigma = timesteps / n_train_steps
+                       ) -> Tensor:
+    "Warp a few-step list through the shifted table: t_k = n sigma'[n - step_k] (Self-Forcing's)."
+    st, n = list(steps), n_train_steps
+    valid = st and all(isinstance(k, int) and 1 <= k <= n for k in st)
+    if not valid or any(a <= b for a, b in zip(st, st[1:])):
+        raise ValueError(f'steps: must be strictly decreasing ints in [1, {n}], got {steps!r}')
+    return n * flow_sigmas(shift, n)[n - torch.tensor(st)]
 
 # %% ../nbs/07_rollout.ipynb #c016
 def _same_shape(fn: str, a: Tensor, name: str, b: Tensor):
-    if a.shape != b.shape: raise ValueError(f'{fn}: {name} must have the shape of the sample {tuple(a.shape)}, got {tuple(b.shape)}')
+    if a.shape != b.shape:
+        raise ValueError(f'{fn}: {name} must have the shape of the sample {tuple(a.shape)}, '
+                         f'got {tuple(b.shape)}')
 
 def predict_x0(x_t: Tensor, v: Tensor, sigma: float) -> Tensor:
     "x0 = x_t - sigma * v: the clean sample a velocity prediction implies."
@@ -50,50 +55,63 @@ def predict_x0(x_t: Tensor, v: Tensor, sigma: float) -> Tensor:
     return x_t - sigma * v
 
 def renoise(x0: Tensor, eps: Tensor, sigma: float) -> Tensor:
-    "x_sigma = (1 - sigma) * x0 + sigma * eps: back onto the flow path at level sigma, with fresh noise."
+    "x_sigma = (1 - sigma) * x0 + sigma * eps: back onto the flow path at level sigma, fresh noise."
     _same_shape('renoise', x0, 'eps', eps)
     return (1 - sigma) * x0 + sigma * eps
 
+# %% ../nbs/07_rollout.ipynb #c018a
+def _check_chunk_args(model, noise, timesteps, context_sigma):
+    c = model.cfg
+    if not 0 <= context_sigma < 1:
+        raise ValueError(f'context_sigma: must be in [0, 1), got {context_sigma!r}')
+    chunk = (c.frames_per_chunk, c.in_channels, c.latent_height, c.latent_width)
+    if noise.ndim != 5 or noise.shape[1:] != chunk:
+        raise ValueError(f'noise: must be one chunk (B, {", ".join(map(str, chunk))}), '
+                         f'got {tuple(noise.shape)}')
+    if timesteps.ndim != 1 or len(timesteps) == 0:
+        raise ValueError(f'timesteps: must be a non-empty 1-D tensor, '
+                         f'got shape {tuple(timesteps.shape)}')
+
 # %% ../nbs/07_rollout.ipynb #c019
 def denoise_chunk(model: CausalVideoDiT,
-                  cache,  # the model's cache (model.new_cache); this call opens and commits one chunk
+                  cache,  # the model's cache (model.new_cache); this call opens and commits a chunk
                   noise: Tensor,  # (B, F_c, C, H, W) the starting noise
                   timesteps: Tensor,  # (K,) warped timesteps (denoising_timesteps)
-                  generator: torch.Generator | None = None,  # for the fresh noise of each re-noising
+                  # for the fresh noise of each re-noising
+                  generator: torch.Generator | None = None,
                   cross_kv: list | None = None,  # model.encode_condition(cond)
                   n_train_steps: int = 1000,  # sigma = t / n_train_steps
-                  context_sigma: float = 0.0,  # commit x0 noised to this level (09_train's context noise); 0: clean
+                  context_sigma: float = 0.0,  # commit x0 noised to this level (09_train); 0: clean
                  ) -> Tensor:  # (B, F_c, C, H, W) the clean chunk x0
-    "Self-Forcing's few-step sampler for one chunk: K passes with re-noising, then a clean pass at t=0 that commits it."
-    c = model.cfg
-    if not 0 <= context_sigma < 1: raise ValueError(f'context_sigma: must be in [0, 1), got {context_sigma!r}')
-    if noise.shape[1:] != (c.frames_per_chunk, c.in_channels, c.latent_height, c.latent_width) or noise.ndim != 5:
-        raise ValueError(f'noise: must be one chunk (B, {c.frames_per_chunk}, {c.in_channels}, {c.latent_height}, {c.latent_width}), got {tuple(noise.shape)}')
-    if timesteps.ndim != 1 or len(timesteps) == 0: raise ValueError(f'timesteps: must be a non-empty 1-D tensor, got shape {tuple(timesteps.shape)}')
+    "Self-Forcing's sampler for a chunk: K passes with re-noising, then a pass at t=0 commits it."
+    _check_chunk_args(model, noise, timesteps, context_sigma)
+    like = dict(device=noise.device, dtype=noise.dtype)
+    fresh = lambda: torch.randn(noise.shape, generator=generator, **like)
     cache.begin_chunk()
     x, ts = noise, timesteps.tolist()
     for k, t in enumerate(ts):
-        x0 = predict_x0(x, model.forward_chunk(x, t, cache, cross_kv), t / n_train_steps)   # pass k writes the slots
-        if k + 1 < len(ts):
-            eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = renoise(x0, eps, ts[k + 1] / n_train_steps)
+        v = model.forward_chunk(x, t, cache, cross_kv)                  # pass k writes the slots
+        x0 = predict_x0(x, v, t / n_train_steps)
+        if k + 1 < len(ts): x = renoise(x0, fresh(), ts[k + 1] / n_train_steps)
     xc, tc = x0, 0.0
-    if context_sigma > 0:                                                           # noise-augmented context (09_train)
-        xc = renoise(x0, torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), context_sigma)
-        tc = context_sigma * n_train_steps
-    model.forward_chunk(xc, tc, cache, cross_kv)                                    # clean pass: the context later chunks see
+    if context_sigma > 0:                                               # noise-augmented context
+        xc, tc = renoise(x0, fresh(), context_sigma), context_sigma * n_train_steps
+    model.forward_chunk(xc, tc, cache, cross_kv)                      # the context later chunks see
     cache.commit()
     return x0
 
 # %% ../nbs/07_rollout.ipynb #c024
 class _Bar:
-    "A tiny stand-in for tqdm: one stderr line 'desc: i/n chunks, s elapsed', redrawn at most every 0.1 s."
-    def __init__(self, total: int, desc: str): self.total, self.desc, self.n, self.t0, self.shown = total, desc, 0, time.perf_counter(), 0.
+    "A tiny stand-in for tqdm: one stderr line 'desc: i/n chunks, s elapsed', redrawn <= 10 / s."
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.t0, self.shown = total, desc, 0, time.perf_counter(), 0.
     def update(self, n: int = 1):
         self.n += n
         now = time.perf_counter()
         if now - self.shown >= 0.1 or self.n >= self.total: self.shown = now; self._draw(now)
-    def _draw(self, now): sys.stderr.write(f'\r{self.desc}: {self.n}/{self.total} chunks, {now - self.t0:.1f} s'); sys.stderr.flush()
+    def _draw(self, now):
+        sys.stderr.write(f'\r{self.desc}: {self.n}/{self.total} chunks, {now - self.t0:.1f} s')
+        sys.stderr.flush()
     def close(self): sys.stderr.write('\n'); sys.stderr.flush()
 
 class _NoBar:
@@ -105,7 +123,8 @@ def progress_bar(total: int,  # chunks to come
                  enabled: bool = True,  # False: no output at all
                  desc: str = 'rollout'):
     "A progress bar with update(n) and close(): tqdm if it is installed, else a tiny built-in one."
-    if not (isinstance(total, int) and total >= 0): raise ValueError(f'progress_bar: total must be an int >= 0, got {total!r}')
+    if not (isinstance(total, int) and total >= 0):
+        raise ValueError(f'progress_bar: total must be an int >= 0, got {total!r}')
     if not enabled: return _NoBar()
     try: from tqdm.auto import tqdm
     except ImportError: return _Bar(total, desc)
@@ -115,50 +134,65 @@ def progress_bar(total: int,  # chunks to come
 def rollout(model: CausalVideoDiT,
             n_latent_frames: int,  # frames to generate: a positive multiple of cfg.frames_per_chunk
             batch_size: int = 1,  # videos generated together
-            cond: Tensor | None = None,  # (batch_size, L, cond_dim) conditioning sequence, if cfg.cond_dim > 0
+            cond: Tensor | None = None,  # (batch_size, L, cond_dim) if cfg.cond_dim > 0
             seed: int = 0,  # seeds the one generator all noise comes from
-            steps: Sequence[int] = DEFAULT_STEPS,  # few-step list, warped through the shifted schedule
+            steps: Sequence[int] = DEFAULT_STEPS,  # few-step list, warped through the schedule
             shift: float = 5.0,  # schedule shift s
             cache=None,  # a model.new_cache(batch_size) to reuse (it is reset); None: a new one
             progress: bool = True,  # show a progress bar (tqdm if installed)
-            prefix: Tensor | None = None,  # (batch_size, k*F_c, C, H, W) known clean frames committed first (not yielded)
-            context_sigma: float | None = None,  # level of the committing pass (denoise_chunk); None: model.context_sigma
+            prefix: Tensor | None = None,  # (batch_size, k*F_c, C, H, W) clean frames, first
+            context_sigma: float | None = None,  # the committing pass's level; None: model's own
            ) -> Iterator[Tensor]:  # yields (batch_size, F_c, C, H, W) clean latent chunks, in order
-    "Chunk-by-chunk few-step sampling (Self-Forcing): yields each finished chunk; memory stays constant."
-    c = model.cfg
-    if not (isinstance(n_latent_frames, int) and n_latent_frames > 0 and n_latent_frames % c.frames_per_chunk == 0):
-        raise ValueError(f'n_latent_frames: must be a positive multiple of frames_per_chunk={c.frames_per_chunk}, got {n_latent_frames!r}')
-    if not (isinstance(batch_size, int) and batch_size >= 1): raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
-    if cond is not None and cond.shape[0] != batch_size: raise ValueError(f'cond: batch {cond.shape[0]} != batch_size={batch_size}')
-    if prefix is not None: _check_prefix(model, prefix, batch_size)
-    context_sigma = model.context_sigma if context_sigma is None else context_sigma
-    if not (isinstance(context_sigma, (int, float)) and 0 <= context_sigma < 1):
-        raise ValueError(f'context_sigma: must be a number in [0, 1), got {context_sigma!r}')
-    timesteps = denoising_timesteps(steps, shift)
+    "Chunk-by-chunk few-step sampling (Self-Forcing): yields each chunk; memory stays constant."
+    sigma = _check_rollout_args(model, n_latent_frames, batch_size, cond, prefix, context_sigma)
     cache = model.new_cache(batch_size) if cache is None else cache
     model._check_cache(cache, batch_size)
-    with torch.no_grad(): cross_kv = model.encode_condition(cond)
-    return _rollout(model, n_latent_frames // c.frames_per_chunk, batch_size, cross_kv, seed, timesteps, cache, progress, prefix,
-                    float(context_sigma))
+    with torch.no_grad(): cross_kv = model.encode_condition(cond)         # once per prompt
+    timesteps = denoising_timesteps(steps, shift)
+    n_chunks = n_latent_frames // model.cfg.frames_per_chunk
+    return _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, progress, prefix,
+                    sigma)
 
 # %% ../nbs/07_rollout.ipynb #c029
 def _check_prefix(model, prefix, batch_size):
     c, w = model.cfg, model.patch_embedding.weight
     want = (batch_size, c.in_channels, c.latent_height, c.latent_width)
-    if not (isinstance(prefix, Tensor) and prefix.ndim == 5 and (prefix.shape[0], *prefix.shape[2:]) == want
-            and prefix.shape[1] > 0 and prefix.shape[1] % c.frames_per_chunk == 0):
-        raise ValueError(f'prefix: must be (batch_size={batch_size}, k*{c.frames_per_chunk}, {c.in_channels}, {c.latent_height}, '
-                         f'{c.latent_width}) clean frames, got {tuple(getattr(prefix, "shape", ()))}')
+    ok = isinstance(prefix, Tensor) and prefix.ndim == 5
+    ok = ok and (prefix.shape[0], *prefix.shape[2:]) == want
+    if not (ok and prefix.shape[1] > 0 and prefix.shape[1] % c.frames_per_chunk == 0):
+        raise ValueError(f'prefix: must be (batch_size={batch_size}, k*{c.frames_per_chunk}, '
+                         f'{c.in_channels}, {c.latent_height}, {c.latent_width}) clean frames, '
+                         f'got {tuple(getattr(prefix, "shape", ()))}')
     if prefix.dtype != w.dtype or prefix.device != w.device:
-        raise ValueError(f'prefix: must be {w.dtype} on {w.device} like the model, got {prefix.dtype} on {prefix.device}')
+        raise ValueError(f'prefix: must be {w.dtype} on {w.device} like the model, '
+                         f'got {prefix.dtype} on {prefix.device}')
 
 def _commit_prefix(model, cache, prefix, cross_kv):
-    "Write known clean frames into the cache chunk by chunk: one pass at t = 0 each, as a rollout's clean pass does."
-    for x0 in prefix.split(model.cfg.frames_per_chunk, dim=1):                  # (B, F_c, C, H, W) each
+    "Write known clean frames into the cache chunk by chunk: one pass at t = 0 each (a clean pass)."
+    for x0 in prefix.split(model.cfg.frames_per_chunk, dim=1):              # (B, F_c, C, H, W) each
         cache.begin_chunk(); model.forward_chunk(x0, 0.0, cache, cross_kv); cache.commit()
 
-def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, progress, prefix=None, context_sigma=0.0):
-    "The generator behind rollout: the prefix's clean passes, then one denoise_chunk per yielded chunk."
+# %% ../nbs/07_rollout.ipynb #c028a
+def _check_rollout_args(model, n_latent_frames, batch_size, cond, prefix, context_sigma) -> float:
+    "Check a rollout's arguments at once (a generator would only complain at its first `next`)."
+    Fc = model.cfg.frames_per_chunk
+    if not (isinstance(n_latent_frames, int) and n_latent_frames > 0 and n_latent_frames % Fc == 0):
+        raise ValueError(f'n_latent_frames: must be a positive multiple of frames_per_chunk={Fc}, '
+                         f'got {n_latent_frames!r}')
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
+    if cond is not None and cond.shape[0] != batch_size:
+        raise ValueError(f'cond: batch {cond.shape[0]} != batch_size={batch_size}')
+    if prefix is not None: _check_prefix(model, prefix, batch_size)
+    sigma = model.context_sigma if context_sigma is None else context_sigma
+    if not (isinstance(sigma, (int, float)) and 0 <= sigma < 1):
+        raise ValueError(f'context_sigma: must be a number in [0, 1), got {sigma!r}')
+    return float(sigma)
+
+# %% ../nbs/07_rollout.ipynb #c029a
+def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, progress, prefix=None,
+             context_sigma=0.0):
+    "The generator behind rollout: the prefix's clean passes, then one denoise_chunk per chunk."
     c, w = model.cfg, model.patch_embedding.weight
     g = torch.Generator(w.device).manual_seed(seed)
     shape = (batch_size, c.frames_per_chunk, c.in_channels, c.latent_height, c.latent_width)
@@ -168,7 +202,8 @@ def _rollout(model, n_chunks, batch_size, cross_kv, seed, timesteps, cache, prog
     try:
         for _ in range(n_chunks):
             noise = torch.randn(shape, generator=g, device=w.device, dtype=w.dtype)
-            x0 = denoise_chunk(model, cache, noise, timesteps, g, cross_kv, context_sigma=context_sigma)
+            x0 = denoise_chunk(model, cache, noise, timesteps, g, cross_kv,
+                               context_sigma=context_sigma)
             bar.update()
             yield x0
     finally: bar.close()

@@ -22,9 +22,10 @@ def _check_int(v, fn, name, minimum=0):
 def wan_axis_freqs(head_dim: int,  # per-head width d_h (even); 128 in Wan-1.3B
                    theta: float = 10000.,  # RoPE base
                   ) -> tuple:  # (t, h, w) float64 1-D ladders; 22, 21, 21 frequencies at d_h = 128
-    "Wan's per-axis RoPE ladders theta^(-2k/dim_a), axis widths dim_a = d-4(d//6), 2(d//6), 2(d//6)."
+    "Wan's per-axis RoPE ladders theta^(-2k/dim_a), dim_a = d - 4(d//6), 2(d//6), 2(d//6)."
     _check_int(head_dim, 'wan_axis_freqs', 'head_dim', 2)
-    if head_dim % 2: raise ValueError(f'wan_axis_freqs: head_dim must be even (RoPE rotates pairs), got {head_dim}')
+    if head_dim % 2:
+        raise ValueError(f'wan_axis_freqs: head_dim must be even (pairs rotate), got {head_dim}')
     if not theta > 0: raise ValueError(f'wan_axis_freqs: theta must be > 0, got {theta!r}')
     dims = [2 * p for p in _wan_axis_pairs(head_dim)]  # (44, 42, 42) at d_h = 128
     return tuple(float(theta) ** (-torch.arange(0, a, 2, dtype=torch.float64) / a) for a in dims)
@@ -35,14 +36,15 @@ def dense_rope_freqs(cfg: VideoMLAConfig) -> tuple:
     return wan_axis_freqs(cfg.head_dim, cfg.rope_theta)
 
 def shared_rope_freqs(cfg: VideoMLAConfig) -> tuple:
-    "Frequencies of VideoMLA's shared key: the highest-frequency `cfg.rope_pairs[a]` bands (ladder[:p]) of each axis."
+    "Frequencies of VideoMLA's shared key: the `cfg.rope_pairs[a]` fastest bands of each axis."
     return tuple(ladder[:p] for ladder, p in zip(dense_rope_freqs(cfg), cfg.rope_pairs))
 
 # %% ../nbs/03_rope3d.ipynb #c015
-def shared_rope_channels(cfg: VideoMLAConfig) -> Tensor:  # (qk_rope_head_dim,) long channel ids inside a dense head
-    "Channels of a dense head whose rotation equals the shared key's, in the shared key's channel order."
-    starts = torch.tensor([0, *_wan_axis_pairs(cfg.head_dim)]).cumsum(0)[:3]  # first dense pair of each axis
-    pairs = torch.cat([s + torch.arange(p) for s, p in zip(starts.tolist(), cfg.rope_pairs)])  # (P,)
+def shared_rope_channels(cfg: VideoMLAConfig,
+                        ) -> Tensor:  # (qk_rope_head_dim,) long channel ids inside a dense head
+    "Channels of a dense head that rotate like the shared key's, in the shared key's order."
+    starts = torch.tensor([0, *_wan_axis_pairs(cfg.head_dim)]).cumsum(0)[:3]  # first pair per axis
+    pairs = torch.cat([s + torch.arange(p) for s, p in zip(starts.tolist(), cfg.rope_pairs)])
     return torch.stack([2 * pairs, 2 * pairs + 1], -1).flatten()  # (2P,) adjacent-channel pairs
 
 # %% ../nbs/03_rope3d.ipynb #c021
@@ -52,8 +54,9 @@ def video_positions(frames: int,  # frames (latent frames, or slots of a context
                     frame_offset: int = 0,  # temporal coordinate of the first frame
                     device=None,  # torch device of the result
                    ) -> Tensor:  # (frames*height*width, 3) long (t, y, x)
-    "Integer (t, y, x) coordinates of a (frames, height, width) token grid, row-major, t from `frame_offset`."
-    for name, v in (('frames', frames), ('height', height), ('width', width)): _check_int(v, 'video_positions', name)
+    "Integer (t, y, x) of a (frames, height, width) token grid, row-major, t from `frame_offset`."
+    for name, v in (('frames', frames), ('height', height), ('width', width)):
+        _check_int(v, 'video_positions', name)
     if not isinstance(frame_offset, int) or isinstance(frame_offset, bool):
         raise ValueError(f'video_positions: frame_offset must be an int, got {frame_offset!r}')
     t = torch.arange(frames, device=device) + frame_offset
@@ -62,22 +65,24 @@ def video_positions(frames: int,  # frames (latent frames, or slots of a context
 
 # %% ../nbs/03_rope3d.ipynb #c024
 def context_positions(cfg: VideoMLAConfig,
-                      n_frames: int,  # frames in the assembled context: sink + window + current chunk
+                      n_frames: int,  # frames in the context: sink + window + current chunk
                       device=None,  # torch device of the result
                      ) -> Tensor:  # (n_frames * tokens_per_frame, 3) long
-    "Window-relative positions of an assembled context: a frame's t is its slot (0, 1, ...), y and x unchanged."
+    "Window-relative positions of an assembled context: a frame's t is its slot, y and x unchanged."
     _check_int(n_frames, 'context_positions', 'n_frames')
     return video_positions(n_frames, *cfg.grid_hw, device=device)
 
 # %% ../nbs/03_rope3d.ipynb #c031
 def rope_cos_sin(pos: Tensor,  # (..., 3) integer (or float) (t, y, x) positions
                  freqs: tuple,  # three 1-D frequency tensors for the (t, h, w) axes
-                 dtype: torch.dtype = torch.float32,  # dtype of cos and sin; float64 for exact algebra
+                 dtype: torch.dtype = torch.float32,  # of cos and sin; float64 for exact algebra
                 ) -> tuple:  # (cos, sin), each (..., P): t-pairs, then h-pairs, then w-pairs
     "cos and sin of the RoPE angles phi[n, j] = pos[n, axis(j)] * freq_j (computed in float64)."
-    if pos.ndim < 1 or pos.shape[-1] != 3: raise ValueError(f'rope_cos_sin: pos must have shape (..., 3), got {tuple(pos.shape)}')
+    if pos.ndim < 1 or pos.shape[-1] != 3:
+        raise ValueError(f'rope_cos_sin: pos must have shape (..., 3), got {tuple(pos.shape)}')
     if len(freqs) != 3 or any(not isinstance(f, Tensor) or f.ndim != 1 for f in freqs):
-        raise ValueError(f'rope_cos_sin: freqs must be three 1-D tensors (t, h, w), got {[getattr(f, "shape", f) for f in freqs]}')
+        got = [getattr(f, 'shape', f) for f in freqs]
+        raise ValueError(f'rope_cos_sin: freqs must be three 1-D tensors (t, h, w), got {got}')
     omega = torch.cat([f.to(device=pos.device, dtype=torch.float64) for f in freqs])  # (P,)
     counts = torch.tensor([len(f) for f in freqs], device=pos.device)
     axis = torch.repeat_interleave(torch.arange(3, device=pos.device), counts)  # (P,) a(j)
@@ -86,23 +91,29 @@ def rope_cos_sin(pos: Tensor,  # (..., 3) integer (or float) (t, y, x) positions
 
 # %% ../nbs/03_rope3d.ipynb #c034
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    "The dtype RoPE tables and rotations are computed in: float64 for float64 data, float32 for everything else."
+    "The dtype RoPE tables and rotations are computed in: float64 for float64 data, else float32."
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 def apply_rope(x: Tensor,  # (..., 2P): adjacent channels (2j, 2j+1) are complex pair j
                cos: Tensor,  # cos(phi), broadcastable to x[..., ::2]
                sin: Tensor,  # sin(phi), same shape as cos
               ) -> Tensor:  # same shape and dtype as x
-    "Rotate each adjacent channel pair of `x` by phi (Wan / DeepSeek-V3 layout): x0 cos - x1 sin, x0 sin + x1 cos."
-    if x.ndim < 1 or x.shape[-1] % 2: raise ValueError(f'apply_rope: x last dim must be even (channel pairs), got {tuple(x.shape)}')
-    if cos.shape != sin.shape: raise ValueError(f'apply_rope: cos and sin shapes differ: {tuple(cos.shape)} vs {tuple(sin.shape)}')
-    half = (*x.shape[:-1], x.shape[-1] // 2)
+    "Rotate each adjacent channel pair of `x` by phi (Wan / DeepSeek-V3 layout)."
+    shape, half = tuple(x.shape), (*x.shape[:-1], x.shape[-1] // 2)
+    if x.ndim < 1 or x.shape[-1] % 2:
+        raise ValueError(f'apply_rope: x last dim must be even (channel pairs), got {shape}')
+    if cos.shape != sin.shape:
+        raise ValueError(f'apply_rope: cos and sin shapes differ: {tuple(cos.shape)} vs '
+                         f'{tuple(sin.shape)}')
     try: ok = torch.broadcast_shapes(cos.shape, half) == half
     except RuntimeError: ok = False
-    if not ok: raise ValueError(f'apply_rope: cos/sin {tuple(cos.shape)} must broadcast to x[..., ::2] {half}')
+    if not ok:
+        raise ValueError(f'apply_rope: cos/sin {tuple(cos.shape)} must broadcast to x[..., ::2] '
+                         f'{half}')
     dt = compute_dtype(x.dtype)
     x0, x1 = x.to(dt).unflatten(-1, (-1, 2)).unbind(-1)  # (..., P) real and imaginary parts
     c, s = cos.to(dt), sin.to(dt)
+    # x0 cos - x1 sin, x0 sin + x1 cos: the real form of z e^{i phi}
     return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2).to(x.dtype)  # (..., 2P)
 
 # %% ../nbs/03_rope3d.ipynb #c049
@@ -111,7 +122,10 @@ def relative_scores(q: Tensor,  # (2P,) a query's rotary channels
                     freqs: tuple,  # three 1-D frequency tensors (t, h, w)
                     deltas: Tensor,  # (M, 3) position offsets m - n
                    ) -> Tensor:  # (M,) float64 <R(delta) q, k>
-    "Positional score of one query/key pair at each offset (by the relative property, <R(m)q, R(n)k> for m - n = delta)."
-    if q.shape != k.shape or q.ndim != 1: raise ValueError(f'relative_scores: q and k must be equal 1-D, got {tuple(q.shape)}, {tuple(k.shape)}')
+    "Positional score of one query/key pair at each offset delta = m - n: <R(m)q, R(n)k>."
+    if q.shape != k.shape or q.ndim != 1:
+        raise ValueError('relative_scores: q and k must be equal 1-D, '
+                         f'got {tuple(q.shape)}, {tuple(k.shape)}')
     cos, sin = rope_cos_sin(deltas, freqs, torch.float64)  # (M, P)
-    return (apply_rope(q.to(torch.float64).expand(len(deltas), -1), cos, sin) * k.to(torch.float64)).sum(-1)
+    q_rot = apply_rope(q.to(torch.float64).expand(len(deltas), -1), cos, sin)  # (M, 2P)
+    return (q_rot * k.to(torch.float64)).sum(-1)

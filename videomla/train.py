@@ -22,58 +22,65 @@ from torch import Tensor, nn
 
 from .config import VideoMLAConfig
 from .mla import LatentAttention, composed_kv_operator
-from .model import CausalVideoDiT, _clip_plan, _entries, _frame_times, _rope_freqs, patchify, unpatchify
+from .model import (CausalVideoDiT, _clip_plan, _entries, _frame_times, _rope_freqs,
+                            patchify, unpatchify)
 from .rope import compute_dtype, rope_cos_sin, video_positions
-from .rollout import (DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas, predict_x0, progress_bar,
-                              renoise, rollout)
-from .spectral import effective_rank, load_safetensors, read_safetensors_header, save_safetensors, spectrum
+from .rollout import (DEFAULT_STEPS, denoise_chunk, denoising_timesteps, flow_sigmas,
+                              predict_x0, progress_bar, renoise, rollout)
+from .spectral import effective_rank, spectrum
+from .weights import load_safetensors, read_safetensors_header, save_safetensors
 from .evaluate import frame_stats
 from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 
 # %% auto #0
-__all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas',
+__all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade',
            'flow_matching_loss', 'config_from_json', 'save_checkpoint', 'read_checkpoint_meta', 'load_checkpoint',
-           'convert_to_mla', 'kv_effective_ranks', 'hardware', 'continue_video', 'Degrade', 'degrade_context',
-           'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
+           'convert_to_mla', 'kv_effective_ranks', 'hardware', 'continue_video', 'degrade_context', 'clip_backgrounds',
+           'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
            'checkpoint_path', 'load_pretrained', 'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c007
 def _tf_attend(attn: nn.Module, h: Tensor,  # (2B, F*N, d): the clean stream, then the noisy stream
                plan: list, tokens_per_frame: int) -> Tensor:  # (2B, F*N, d)
-    "Both streams' self-attention: clean queries see clean context; noisy chunk c sees clean context + its own noisy entries."
-    ents = [e.unflatten(1, (-1, tokens_per_frame)) for e in _entries(attn, h)]       # (2B, F, N, ...) each
-    B, S = h.shape[0] // 2, h.shape[1] // len(plan)                                    # S = F_c * N queries per chunk
+    "Both streams' self-attention: clean queries see clean context, noisy chunk c also its own."
+    # (2B, F, N, ...) each
+    ents = [e.unflatten(1, (-1, tokens_per_frame)) for e in _entries(attn, h)]
+    B, S = h.shape[0] // 2, h.shape[1] // len(plan)  # S = F_c * N queries per chunk
     Fc = S // tokens_per_frame
     outs = []
-    for ch, (ids, cos, sin) in enumerate(plan):                                        # ids: context frames, chunk last
+    for ch, (ids, cos, sin) in enumerate(plan):  # ids: context frames, chunk last
         ctx = []
         for e in ents:
-            clean = e[:B, ids]                                                         # (B, n, N, ...) clean context
-            noisy = torch.cat([e[:B, ids[:-Fc]], e[B:, ch * Fc:(ch + 1) * Fc]], 1)    # clean context + noisy chunk
-            ctx.append(torch.cat([clean, noisy]).flatten(1, 2))                       # (2B, n*N, ...)
+            clean = e[:B, ids]  # (B, n, N, ...) clean context
+            # clean context + noisy chunk
+            noisy = torch.cat([e[:B, ids[:-Fc]], e[B:, ch * Fc:(ch + 1) * Fc]], 1)
+            ctx.append(torch.cat([clean, noisy]).flatten(1, 2))  # (2B, n*N, ...)
         outs.append(attn(h[:, ch * S:(ch + 1) * S], cos[-S:], sin[-S:], *ctx, cos, sin))
     return torch.cat(outs, 1)
 
 # %% ../nbs/09_train.ipynb #c009
 def teacher_forcing_forward(model: CausalVideoDiT,
-                            x0: Tensor,  # (B, F, C, H, W) the context stream: the clean clip (or a lightly noised copy)
+                            x0: Tensor,  # (B, F, C, H, W) the context stream: the clean clip
                             xt: Tensor,  # (B, F, C, H, W) noisy clip: the stream that is denoised
                             t,  # timesteps of the noisy stream: a number, (B,) or (B, F)
                             cond: Tensor | None = None,  # (B, L, cond_dim) if cfg.cond_dim > 0
-                            t_context=0.0,  # timesteps of the context stream: 0 (clean), or the level of its noise
+                            # timesteps of the context stream: 0 (clean), or the level of its noise
+                            t_context=0.0,
                            ) -> Tensor:  # (B, F, C, H, W) velocity predicted for xt
-    "Chunk-causal teacher forcing: chunk c of xt attends to the context frames of x0 and to its own noisy frames."
+    "Chunk-causal teacher forcing: chunk c of xt reads x0's context frames and its own noisy ones."
     B, Fr = model._check_video(x0, 'x0')
-    if xt.shape != x0.shape: raise ValueError(f'xt: must have the shape of x0 {tuple(x0.shape)}, got {tuple(xt.shape)}')
+    if xt.shape != x0.shape:
+        raise ValueError(f'xt: must have the shape of x0 {tuple(x0.shape)}, got {tuple(xt.shape)}')
     tt = torch.cat([_frame_times(t_context, B, Fr, x0.device), _frame_times(t, B, Fr, x0.device)])
-    e, e0 = model._embed_time(tt)                                                      # (2B, F, d), (2B, F, 6, d)
+    e, e0 = model._embed_time(tt)  # (2B, F, d), (2B, F, 6, d)
     cross_kv = model.encode_condition(cond)
     if cross_kv is not None: cross_kv = [tuple(torch.cat([a, a]) for a in kv) for kv in cross_kv]
     plan = _clip_plan(model.cfg, Fr, 'window', x0.dtype, x0.device)
     attend = partial(_tf_attend, plan=plan, tokens_per_frame=model.cfg.tokens_per_frame)
     h = model.patch_embedding(patchify(torch.cat([x0, xt]), model.cfg.patch_size))    # (2B, F*N, d)
-    for i, blk in enumerate(model.blocks): h = blk(h, e0, attend, None if cross_kv is None else cross_kv[i])
+    for i, blk in enumerate(model.blocks):
+        h = blk(h, e0, attend, None if cross_kv is None else cross_kv[i])
     return unpatchify(model.head(h[B:], e[B:]), Fr, model.cfg.grid_hw, model.cfg.patch_size)
 
 # %% ../nbs/09_train.ipynb #c016
@@ -82,34 +89,53 @@ def sample_sigmas(batch_size: int, n_chunks: int,  # one noise level per chunk o
                   shift: float = 5.0,  # the schedule's shift s (07_rollout)
                   n_train_steps: int = 1000,
                  ) -> Tensor:  # (B, n_chunks) float64 in (0, 1]
-    "sigma per chunk: a uniform draw of one of the schedule's shifted training levels, s u / (1 + (s - 1) u)."
+    "sigma per chunk: a uniform draw of the shifted training levels, s u / (1 + (s - 1) u)."
     idx = torch.randint(0, n_train_steps, (batch_size, n_chunks), generator=generator)
     return flow_sigmas(shift, n_train_steps)[idx]
 
-def flow_matching_loss(model: CausalVideoDiT,
-                       x0: Tensor,  # (B, F, C, H, W) clean clips
-                       generator: torch.Generator | None = None,  # for sigma and the noise
-                       shift: float = 5.0,
-                       context_noise: float = 0.0,  # context chunks get noise of level U(0, context_noise); 0: clean
-                       degrade: Degrade | None = None,  # fade / blur the context chunks (needs `background`)
-                       background: Tensor | None = None,  # (B, C, H, W) each clip's static background
-                      ) -> Tensor:  # () mean squared error of the velocity
-    "Rectified-flow teacher-forcing loss: x_t = (1 - sigma) x0 + sigma eps per chunk, target v = eps - x0."
-    if not 0 <= context_noise < 1: raise ValueError(f'context_noise: must be in [0, 1), got {context_noise!r}')
+# %% ../nbs/09_train.ipynb #b30c9427
+@dataclass(frozen=True)
+class Degrade:
+    "How teacher forcing degrades each context chunk (the target stays the true clip)."
+    fade_min: float = 0.3  # faded chunks get contrast a ~ U(fade_min, 1) against the background
+    fade_p: float = 0.75   # probability that a context chunk is faded
+    blur_p: float = 0.0    # probability that a context chunk is also blurred (3x3 box filter)
+
+    def __post_init__(self):
+        for k in ('fade_min', 'fade_p', 'blur_p'):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f'Degrade.{k}: must be a number in [0, 1], got {v!r}')
+
+# %% ../nbs/09_train.ipynb #19ba2549
+def flow_matching_loss(
+        model: CausalVideoDiT,
+        x0: Tensor,  # (B, F, C, H, W) clean clips
+        generator: torch.Generator | None = None,  # for sigma and the noise
+        shift: float = 5.0,
+        context_noise: float = 0.0,  # context chunks get noise of a level ~ U(0, context_noise)
+        degrade: Degrade | None = None,  # fade / blur the context chunks (needs `background`)
+        background: Tensor | None = None,  # (B, C, H, W) each clip's static background
+        ) -> Tensor:  # () mean squared error of the velocity
+    "Rectified-flow teacher-forcing loss: x_t = (1 - sigma) x0 + sigma eps per chunk, v = eps - x0."
+    if not 0 <= context_noise < 1:
+        raise ValueError(f'context_noise: must be in [0, 1), got {context_noise!r}')
     B, Fr = model._check_video(x0, 'x0')
     Fc = model.cfg.frames_per_chunk
-    sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)     # (B, F) float64
+    sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)  # (B, F) float64
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    s = sigma.to(x0.dtype)[..., None, None, None]                                      # (B, F, 1, 1, 1)
+    s = sigma.to(x0.dtype)[..., None, None, None]  # (B, F, 1, 1, 1)
     xt = (1 - s) * x0 + s * eps
     ctx, t_ctx = x0, 0.0
-    if context_noise > 0:                                                              # drawn after eps: same draws as before
-        s_c = (context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)).repeat_interleave(Fc, 1)
+    if context_noise > 0:  # drawn after eps: same draws as before
+        s_c = context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)
+        s_c = s_c.repeat_interleave(Fc, 1)  # (B, F)
         e_c = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    if degrade is not None:                                                            # drawn last: same draws as before
+    if degrade is not None:  # drawn last: same draws as before
         ctx = degrade_context(x0, background, degrade, Fc, generator)
     if context_noise > 0:
-        ctx, t_ctx = renoise(ctx, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c  # (B, F, C, H, W), (B, F)
+        # (B, F, C, H, W), (B, F)
+        ctx, t_ctx = renoise(ctx, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c
     v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, t_context=t_ctx)
     return (v - (eps - x0)).square().mean()
 
@@ -119,14 +145,14 @@ FORMAT = 'videomla-checkpoint/1'
 def _config_json(cfg: VideoMLAConfig) -> str: return json.dumps(asdict(cfg), sort_keys=True)
 
 def config_from_json(s: str) -> VideoMLAConfig:
-    "The VideoMLAConfig a checkpoint's metadata describes (lists back to tuples); unknown fields are an error."
+    "The VideoMLAConfig a checkpoint's metadata describes (lists back to tuples), all fields known."
     d, known = json.loads(s), {f.name: f for f in fields(VideoMLAConfig)}
     if unknown := sorted(set(d) - set(known)): raise ValueError(f'config: unknown fields {unknown}')
     return VideoMLAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 # %% ../nbs/09_train.ipynb #c021
 def _atomic_save(tensors: dict, path, metadata: dict):
-    "save_safetensors to a temporary file next to `path`, then rename it over `path` (never a half-written file)."
+    "save_safetensors to a temporary file next to `path`, then rename it over `path`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
@@ -136,16 +162,24 @@ def _atomic_save(tensors: dict, path, metadata: dict):
     finally:
         if tmp.exists(): tmp.unlink()
 
+# %% ../nbs/09_train.ipynb #7f8d7821
 def save_checkpoint(model: CausalVideoDiT, path,  # destination .safetensors file
-                    dtype: torch.dtype | None = None,  # store the weights in this dtype (e.g. torch.float16); None: as they are
-                    optimizer: torch.optim.Optimizer | None = None,  # also store its per-parameter state (to resume)
-                    ema: nn.Module | None = None,  # also store an EMA copy of the weights (to resume)
-                    extra: dict | None = None,  # more named tensors (e.g. a critic's), stored as they are
-                    **meta):  # JSON-serialisable extras (step, history, hardware, ...), stored as metadata
-    "Write the model's weights, its config and `meta` (and optionally optimizer state and EMA weights) to one file."
-    tensors = {f'model.{k}': (v if dtype is None else v.to(dtype)) for k, v in model.state_dict().items()}
+                    # store the weights in this dtype (e.g. torch.float16); None: as they are
+                    dtype: torch.dtype | None = None,
+                    # also store its per-parameter state (to resume)
+                    optimizer: torch.optim.Optimizer | None = None,
+                    # also store an EMA copy of the weights (to resume)
+                    ema: nn.Module | None = None,
+                    # more named tensors (e.g. a critic's), stored as they are
+                    extra: dict | None = None,
+                    # JSON-serialisable extras (step, history, hardware, ...), stored as metadata
+                    **meta):
+    "Write the model's weights, config and `meta` (optionally optimizer state, EMA) to one file."
+    tensors = {f'model.{k}': (v if dtype is None else v.to(dtype))
+               for k, v in model.state_dict().items()}
     if ema is not None: tensors.update({f'ema.{k}': v for k, v in ema.state_dict().items()})
-    if clash := sorted(set(extra or {}) & set(tensors)): raise ValueError(f'extra: keys {clash} clash with the model\'s')
+    if clash := sorted(set(extra or {}) & set(tensors)):
+        raise ValueError(f'extra: keys {clash} clash with the model\'s')
     tensors.update(extra or {})
     md = dict(format=FORMAT, config=_config_json(model.cfg), meta=json.dumps(meta, sort_keys=True),
               context_sigma=repr(float(model.context_sigma)))
@@ -153,47 +187,59 @@ def save_checkpoint(model: CausalVideoDiT, path,  # destination .safetensors fil
         names = {p: n for n, p in model.named_parameters()}
         for p, st in optimizer.state.items():
             for k, v in st.items(): tensors[f'optim.{names[p]}.{k}'] = torch.as_tensor(v).float()
-        md['optimizer'] = json.dumps({k: v for k, v in optimizer.param_groups[0].items() if k != 'params'}, default=str)
+        hyper = {k: v for k, v in optimizer.param_groups[0].items() if k != 'params'}
+        md['optimizer'] = json.dumps(hyper, default=str)
     _atomic_save(tensors, path, md)
 
 # %% ../nbs/09_train.ipynb #c022
 def read_checkpoint_meta(path) -> dict:
-    "A checkpoint's metadata without reading its tensors: {'config': VideoMLAConfig, 'meta': dict, ...}."
+    "A checkpoint's metadata, its tensors unread: {'config': VideoMLAConfig, 'meta': dict, ...}."
     md = read_safetensors_header(path).get('__metadata__', {})
-    if md.get('format') != FORMAT: raise ValueError(f'{Path(path).name}: not a videomla checkpoint (metadata format {md.get("format")!r}, expected {FORMAT!r})')
+    if md.get('format') != FORMAT:
+        raise ValueError(f'{Path(path).name}: not a videomla checkpoint '
+                         f'(metadata format {md.get("format")!r}, expected {FORMAT!r})')
     return dict(config=config_from_json(md['config']), meta=json.loads(md.get('meta', '{}')),
                 optimizer=json.loads(md['optimizer']) if 'optimizer' in md else None,
                 context_sigma=_context_sigma(md.get('context_sigma', '0.0'), path))
 
+# %% ../nbs/09_train.ipynb #5c30ce6d
 def _context_sigma(s: str, path) -> float:
     "The stored commit level, checked: a number in [0, 1)."
     try: v = float(s)
     except ValueError: v = float('nan')
-    if not 0 <= v < 1: raise ValueError(f'{Path(path).name}: metadata context_sigma must be a number in [0, 1), got {s!r}')
+    if not 0 <= v < 1:
+        raise ValueError(f'{Path(path).name}: metadata context_sigma must be a number in [0, 1), '
+                         f'got {s!r}')
     return v
 
 def _check_state(label: str, model: nn.Module, state: dict):
-    "Raise one error listing every missing key, unexpected key and shape mismatch of `state` against `model`."
+    "Raise one error listing every missing key, unexpected key and wrong shape of `state`."
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    shapes = [f'{k}: file {got[k]} vs config {want[k]}' for k in sorted(set(want) & set(got)) if got[k] != want[k]]
+    shapes = [f'{k}: file {got[k]} vs config {want[k]}'
+              for k in sorted(set(want) & set(got)) if got[k] != want[k]]
     if missing or unexpected or shapes:
-        parts = [f'{len(missing)} missing keys {missing}' * bool(missing), f'{len(unexpected)} unexpected keys {unexpected}' * bool(unexpected),
+        parts = [f'{len(missing)} missing keys {missing}' * bool(missing),
+                 f'{len(unexpected)} unexpected keys {unexpected}' * bool(unexpected),
                  f'{len(shapes)} shape mismatches [{"; ".join(shapes)}]' * bool(shapes)]
-        raise ValueError(f'{label}: the weights do not match the config: ' + ', '.join(p for p in parts if p))
+        raise ValueError(f'{label}: the weights do not match the config: '
+                         + ', '.join(p for p in parts if p))
 
 # %% ../nbs/09_train.ipynb #c024
 def load_checkpoint(path,  # a .safetensors file written by save_checkpoint
                     dtype: torch.dtype = torch.float32,  # the model's dtype
                     device='cpu',
-                    weights: str = 'model',  # 'model', or 'ema': the weight average a training checkpoint keeps
-                   ) -> CausalVideoDiT:  # the model, in eval mode, with `.checkpoint_meta` and its `.context_sigma`
-    "Rebuild the model a checkpoint describes from its config and load its weights (safetensors only, no unpickling)."
+                    # 'model', or 'ema': the weight average a training checkpoint keeps
+                    weights: str = 'model',
+                   # the model, in eval mode, with `.checkpoint_meta` and its `.context_sigma`
+                   ) -> CausalVideoDiT:
+    "Rebuild the model a checkpoint's config describes; load its weights (no unpickling)."
     info = read_checkpoint_meta(path)
     model = CausalVideoDiT(info['config'])
     tensors = load_safetensors(path)
-    if weights not in ('model', 'ema'): raise ValueError(f"weights: must be 'model' or 'ema', got {weights!r}")
+    if weights not in ('model', 'ema'):
+        raise ValueError(f"weights: must be 'model' or 'ema', got {weights!r}")
     state = {k[len(weights) + 1:]: v for k, v in tensors.items() if k.startswith(weights + '.')}
     if not state and weights == 'ema': raise ValueError(f'{Path(path).name}: has no EMA weights')
     _check_state(Path(path).name, model, state)
@@ -208,13 +254,16 @@ def _load_optimizer(model, optimizer, tensors, label):
     if not opt: raise ValueError(f'{label}: has no optimizer state to resume from')
     for n, p in model.named_parameters():
         st = {k.rsplit('.', 1)[1]: v for k, v in opt.items() if k.rsplit('.', 1)[0] == n}
-        if st: optimizer.state[p] = {k: (v if k == 'step' else v.to(p.dtype).to(p.device)) for k, v in st.items()}
+        if st:
+            optimizer.state[p] = {k: (v if k == 'step' else v.to(p.dtype).to(p.device))
+                                  for k, v in st.items()}
 
 # %% ../nbs/09_train.ipynb #c026
 def _load_into(model: CausalVideoDiT, path, optimizer=None, ema: nn.Module | None = None) -> dict:
-    "Load a checkpoint's weights (and optimizer state, EMA weights) into a model of the same config; returns its meta."
+    "Load a checkpoint's weights (optimizer state, EMA weights) into a model of its config."
     info = read_checkpoint_meta(path)
-    if info['config'] != model.cfg: raise ValueError(f'{Path(path).name}: its config differs from the model\'s')
+    if info['config'] != model.cfg:
+        raise ValueError(f'{Path(path).name}: its config differs from the model\'s')
     tensors = load_safetensors(path)
     state = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     _check_state(Path(path).name, model, state)
@@ -229,13 +278,17 @@ def _load_into(model: CausalVideoDiT, path, optimizer=None, ema: nn.Module | Non
 
 # %% ../nbs/09_train.ipynb #c032
 def convert_to_mla(dense_model: CausalVideoDiT,  # a trained model with cfg.attention == 'dense'
-                   init: str = 'svd',  # 'svd': truncated joint SVD of each layer; 'random': fresh latent layers
+                   # 'svd': truncated joint SVD of each layer; 'random': fresh latent layers
+                   init: str = 'svd',
                    seed: int = 0,  # seeds the random init
-                   **cfg_overrides,  # e.g. kv_lora_rank=...: the latent geometry (default: the dense config's)
+                   # e.g. kv_lora_rank=...: the latent geometry (default: the dense config's)
+                   **cfg_overrides,
                   ) -> CausalVideoDiT:  # same weights everywhere except the self-attention layers
-    "VideoMLA model from a dense one: every non-attention weight copied, each self-attention converted by from_dense."
+    "VideoMLA model from a dense one: other weights copied, self-attention converted by from_dense."
     if not isinstance(dense_model, CausalVideoDiT) or dense_model.cfg.attention != 'dense':
-        raise ValueError(f"convert_to_mla: expects a CausalVideoDiT with attention='dense', got {getattr(getattr(dense_model, 'cfg', None), 'attention', type(dense_model).__name__)!r}")
+        got = getattr(getattr(dense_model, 'cfg', None), 'attention', type(dense_model).__name__)
+        raise ValueError(f"convert_to_mla: expects a CausalVideoDiT with attention='dense', "
+                         f"got {got!r}")
     cfg = dense_model.cfg.replace(attention='mla', **cfg_overrides)
     w = dense_model.patch_embedding.weight
     with torch.random.fork_rng(devices=[]):
@@ -250,54 +303,46 @@ def convert_to_mla(dense_model: CausalVideoDiT,  # a trained model with cfg.atte
 
 # %% ../nbs/09_train.ipynb #c035
 def kv_effective_ranks(model: CausalVideoDiT, p: float = 0.99) -> list:
-    "Per layer: the p-energy effective rank of the composed KV operator (latent layers) (paper Fig. 8)."
-    if model.cfg.attention != 'mla': raise ValueError('kv_effective_ranks: needs a model with latent (mla) attention')
-    return [int(effective_rank(spectrum(composed_kv_operator(b.self_attn).detach()), p)) for b in model.blocks]
+    "Per layer: the p-energy effective rank of the composed KV operator (the paper's Fig. 8)."
+    if model.cfg.attention != 'mla':
+        raise ValueError('kv_effective_ranks: needs a model with latent (mla) attention')
+    return [int(effective_rank(spectrum(composed_kv_operator(b.self_attn).detach()), p))
+            for b in model.blocks]
 
 def hardware() -> dict:
     "Where a run happened: processor, machine, cores, torch threads and version."
-    return dict(processor=platform.processor() or platform.machine(), machine=platform.machine(), system=platform.system(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
+    return dict(processor=platform.processor() or platform.machine(), machine=platform.machine(),
+                system=platform.system(), cpu_count=os.cpu_count(),
+                torch_threads=torch.get_num_threads(), torch=torch.__version__,
                 python=platform.python_version())
 
 # %% ../nbs/09_train.ipynb #c038
 def continue_video(model: CausalVideoDiT,
-                   context: Tensor,  # (B, F_p, C, H, W) given clean frames, F_p a positive multiple of frames_per_chunk
-                   n_frames: int,  # frames to generate after them, a positive multiple of frames_per_chunk
+                   context: Tensor,  # (B, F_p, C, H, W) given clean frames, F_p a multiple of F_c
+                   # frames to generate after them, a positive multiple of frames_per_chunk
+                   n_frames: int,
                    seed: int = 0,  # seeds all the sampler's noise
                    steps=DEFAULT_STEPS,  # the few-step list (07_rollout)
                    shift: float = 5.0,
                    cache=None,  # a model.new_cache(B) to reuse; None: a new one
                    progress: bool = False,  # a progress bar over the generated chunks
                   ):  # -> iterator of (B, F_c, C, H, W) generated clean chunks
-    "Commit `context` chunk by chunk (clean passes, as in teacher forcing), then sample `n_frames` more, one chunk at a time."
+    "Commit `context` chunk by chunk (clean passes, as teacher forcing), then sample `n_frames`."
     c, w = model.cfg, model.patch_embedding.weight
     B, _ = model._check_video(context, 'context')
     if not (isinstance(n_frames, int) and n_frames > 0 and n_frames % c.frames_per_chunk == 0):
-        raise ValueError(f'n_frames: must be a positive multiple of frames_per_chunk={c.frames_per_chunk}, got {n_frames!r}')
-    return rollout(model, n_frames, B, seed=seed, steps=steps, shift=shift, cache=cache, progress=progress,
-                   prefix=context.to(w.device, w.dtype))
+        raise ValueError(f'n_frames: must be a positive multiple of '
+                         f'frames_per_chunk={c.frames_per_chunk}, got {n_frames!r}')
+    return rollout(model, n_frames, B, seed=seed, steps=steps, shift=shift, cache=cache,
+                   progress=progress, prefix=context.to(w.device, w.dtype))
 
 # %% ../nbs/09_train.ipynb #c018d
-@dataclass(frozen=True)
-class Degrade:
-    "How teacher forcing degrades each context chunk (the target stays the true clip)."
-    fade_min: float = 0.3  # faded chunks get contrast a ~ U(fade_min, 1) against the background
-    fade_p: float = 0.75   # probability that a context chunk is faded
-    blur_p: float = 0.0    # probability that a context chunk is also blurred (3x3 box filter)
-
-    def __post_init__(self):
-        for k in ('fade_min', 'fade_p', 'blur_p'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f'Degrade.{k}: must be a number in [0, 1], got {v!r}')
-
 def degrade_context(x0: Tensor,  # (B, F, C, H, W) clean clips
                     background: Tensor,  # (B, C, H, W) each clip's static background
                     d: Degrade, frames_per_chunk: int,
                     generator: torch.Generator | None = None,
                    ) -> Tensor:  # (B, F, C, H, W) the degraded context stream
-    "Each chunk: with prob. fade_p, b + a (x - b) with a ~ U(fade_min, 1); with prob. blur_p, 3x3 box-blurred."
+    "Per chunk: with prob. fade_p, b + a (x - b), a ~ U(fade_min, 1); with prob. blur_p, blurred."
     B, Fr = x0.shape[:2]
     if background is None or background.shape != (B, *x0.shape[2:]):
         raise ValueError(f'background: must be (B, C, H, W) = {(B, *x0.shape[2:])}, '
@@ -309,12 +354,14 @@ def degrade_context(x0: Tensor,  # (B, F, C, H, W) clean clips
     a = per_frame(a).to(x0)[..., None, None, None]                              # (B, F, 1, 1, 1)
     blur = per_frame(blur).to(x0.device)[..., None, None, None]
     b = background[:, None]                                                     # (B, 1, C, H, W)
-    x = x0 + (a - 1) * (x0 - b)                                                  # = b + a (x0 - b); exact at a = 1
-    xb = nn.functional.avg_pool2d(x.flatten(0, 1), 3, 1, 1, count_include_pad=False).unflatten(0, (B, Fr))
+    x = x0 + (a - 1) * (x0 - b)  # = b + a (x0 - b); exact at a = 1
+    xb = nn.functional.avg_pool2d(x.flatten(0, 1), 3, 1, 1, count_include_pad=False)
+    xb = xb.unflatten(0, (B, Fr))  # (B, F, C, H, W) 3x3 box filter
     return torch.where(blur, xb, x)
 
 # %% ../nbs/09_train.ipynb #c018e
-def clip_backgrounds(batch_size: int, n_frames: int = 12, seed: int = 0, **kw) -> Tensor:  # (B, C, H, W)
+# (B, C, H, W)
+def clip_backgrounds(batch_size: int, n_frames: int = 12, seed: int = 0, **kw) -> Tensor:
     "The static background of each clip of `clip_batch(batch_size, n_frames, seed, **kw)`."
     ds = TinyWorldDataset(batch_size, n_frames, seed, **kw)
     return torch.stack([ds.world(i)[0].background for i in range(batch_size)])
@@ -323,18 +370,19 @@ def clip_backgrounds(batch_size: int, n_frames: int = 12, seed: int = 0, **kw) -
 @torch.no_grad()
 def loop_gain(model: CausalVideoDiT,
               contrasts: tuple = (1.0, 0.6, 0.4),  # contrasts a of the faded context
-              seeds: tuple = tuple(range(2000, 2016)),  # held-out worlds (training draws its worlds from 2^62 seeds)
+              # held-out worlds (training draws its worlds from 2^62 seeds)
+              seeds: tuple = tuple(range(2000, 2016)),
               seed: int = 0,  # sampler noise
              ) -> dict:  # {a: g(a)}
-    "Contrast of the chunk generated after three context chunks faded to contrast a (frames 0-8 -> 9-11)."
+    "Contrast of the chunk generated after three chunks faded to contrast a (frames 0-8 -> 9-11)."
     worlds = [make_world(s) for s in seeds]
     Fc = model.cfg.frames_per_chunk
-    x = torch.stack([w.frames(0, 4 * Fc) for w in worlds]).transpose(1, 2)          # (B, 12, C, H, W)
+    x = torch.stack([w.frames(0, 4 * Fc) for w in worlds]).transpose(1, 2)  # (B, 12, C, H, W)
     b = torch.stack([w.background for w in worlds])[:, None]                       # (B, 1, C, H, W)
     d, out = (x - b)[:, 3 * Fc:], {}
     for a in contrasts:
         ctx = (b + a * (x - b))[:, :3 * Fc]
-        pred = next(iter(continue_video(model, ctx, Fc, seed=seed)))              # (B, F_c, C, H, W)
+        pred = next(iter(continue_video(model, ctx, Fc, seed=seed)))  # (B, F_c, C, H, W)
         out[a] = float(((pred - b) * d).sum() / d.square().sum())
     return out
 
@@ -342,48 +390,55 @@ def loop_gain(model: CausalVideoDiT,
 @torch.no_grad()
 def drift_report(model: CausalVideoDiT,
                  seeds: tuple = tuple(range(1000, 1008)),  # held-out worlds
-                 horizons: tuple = (1, 2, 5, 10, 60),  # seconds; each is measured over the second before it
+                 # seconds; each is measured over the second before it
+                 horizons: tuple = (1, 2, 5, 10, 60),
                  seed: int = 0,  # sampler noise
                 ) -> list:  # one dict per horizon
-    "Rollout error at each horizon against the truth and two motion-blind baselines, and the objects still found."
+    "Rollout error per horizon vs the truth and two motion-blind baselines; objects found."
     worlds, Fc = [make_world(s) for s in seeds], model.cfg.frames_per_chunk
     fps, n = worlds[0].fps, Fc * math.ceil(max(horizons) * worlds[0].fps / Fc)
-    truth = torch.stack([w.frames(0, Fc + n) for w in worlds]).transpose(1, 2)      # (B, F_c + n, C, H, W)
+    # (B, F_c + n, C, H, W)
+    truth = torch.stack([w.frames(0, Fc + n) for w in worlds]).transpose(1, 2)
     video = torch.cat([truth[:, :Fc], *continue_video(model, truth[:, :Fc], n, seed=seed)], 1)
     b = torch.stack([w.background for w in worlds])[:, None]
     rows = []
     for h in horizons:
-        sl = slice(max(Fc, round((h - 1) * fps)), round(h * fps))                   # the second before h
+        sl = slice(max(Fc, round((h - 1) * fps)), round(h * fps))  # the second before h
         err = lambda y: float((y - truth[:, sl]).square().mean())
         found = [float(frame_stats(v[sl].transpose(0, 1), w)['present'].sum(1).float().mean())
                  for v, w in zip(video, worlds)]
-        rows.append(dict(seconds=h, mse=err(video[:, sl]), copy_last=err(truth[:, Fc - 1:Fc]), background=err(b),
-                         objects=sum(found) / len(found), true_objects=sum(w.n_objects for w in worlds) / len(worlds)))
+        rows.append(dict(seconds=h, mse=err(video[:, sl]), copy_last=err(truth[:, Fc - 1:Fc]),
+                         background=err(b), objects=sum(found) / len(found),
+                         true_objects=sum(w.n_objects for w in worlds) / len(worlds)))
     return rows
 
 # %% ../nbs/09_train.ipynb #c018j2
 def candidate_row(path,  # a checkpoint (any stage)
                   seeds: tuple = tuple(range(1000, 1008)), horizons: tuple = (1, 2, 5, 10, 60),
                  ) -> dict:  # one row of the candidates table
-    "Loop gain, drift at each horizon and training cost of one checkpoint: a row of the table of tried recipes."
+    "Loop gain, drift per horizon and training cost of one checkpoint: a row of the tried recipes."
     model, meta = load_checkpoint(path), read_checkpoint_meta(path)['meta']
     gain = loop_gain(model)
     rep = drift_report(model, seeds, horizons)
-    row = dict(file=Path(path).name, stage=meta.get('stage', meta.get('train_args', {}).get('stage')),
-               steps=meta.get('step'), s_per_step=meta['wall_s'] / meta['step'] if meta.get('step') else None,
+    row = dict(file=Path(path).name,
+               stage=meta.get('stage', meta.get('train_args', {}).get('stage')),
+               steps=meta.get('step'),
+               s_per_step=meta['wall_s'] / meta['step'] if meta.get('step') else None,
                threads=meta.get('hardware', {}).get('torch_threads'),
                **{f'gain_{a}': round(g, 3) for a, g in gain.items()})
     for r in rep:
-        row.update({f'mse_{r["seconds"]}s': round(r['mse'], 4), f'objects_{r["seconds"]}s': round(r['objects'], 2)})
+        row.update({f'mse_{r["seconds"]}s': round(r['mse'], 4),
+                    f'objects_{r["seconds"]}s': round(r['objects'], 2)})
     row.update(copy_last={r['seconds']: round(r['copy_last'], 4) for r in rep},
                background={r['seconds']: round(r['background'], 4) for r in rep})
     return row
 
 # %% ../nbs/09_train.ipynb #c042
 class _Bar:
-    "A tiny stand-in for tqdm: 'train: i/n steps, loss, s elapsed' on stderr (a new line every 10 s when not a terminal)."
+    "A stand-in for tqdm: 'train: i/n steps, loss, s elapsed' on stderr (every 10 s if not a tty)."
     def __init__(self, total: int, initial: int, desc: str):
-        self.total, self.n, self.desc, self.t0, self.shown = total, initial, desc, time.perf_counter(), 0.
+        self.total, self.n, self.desc = total, initial, desc
+        self.t0, self.shown = time.perf_counter(), 0.
         self.tty = sys.stderr.isatty()
     def update(self, n: int = 1, loss: float | None = None):
         self.n += n
@@ -392,10 +447,13 @@ class _Bar:
             self.shown = now
             tail = '' if loss is None else f', loss {loss:.4f}'
             head, end = ('\r', '') if self.tty else ('', '\n')
-            sys.stderr.write(f'{head}{self.desc}: {self.n}/{self.total} steps{tail}, {now - self.t0:.0f} s{end}'); sys.stderr.flush()
+            sys.stderr.write(f'{head}{self.desc}: {self.n}/{self.total} steps{tail}, '
+                             f'{now - self.t0:.0f} s{end}')
+            sys.stderr.flush()
     def close(self):
         if self.tty: sys.stderr.write('\n'); sys.stderr.flush()
 
+# %% ../nbs/09_train.ipynb #1afd462e
 class _TqdmBar:
     def __init__(self, total, initial, desc):
         from tqdm.auto import tqdm
@@ -417,7 +475,7 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
 
 # %% ../nbs/09_train.ipynb #c043
 def lr_at(step: int, lr: float, steps: int, warmup: int = 20, final: float = 0.1) -> float:
-    "Learning rate of `step`: linear warm-up over `warmup` steps, then cosine decay to `final` * lr at `steps`."
+    "Learning rate of `step`: linear warm-up over `warmup` steps, then cosine to `final` * lr."
     if step < warmup: return lr * (step + 1) / warmup
     done = min(1.0, (step - warmup) / max(1, steps - warmup))
     return lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * done)))
@@ -425,82 +483,124 @@ def lr_at(step: int, lr: float, steps: int, warmup: int = 20, final: float = 0.1
 # %% ../nbs/09_train.ipynb #c045
 OBJECTIVES = ('teacher-forcing', 'bidirectional')
 
+def _train_options(context_noise, ema, objective, degrade, lr_final, init) -> dict:
+    "Check train's options; the ones that differ from a plain run (recorded only when used)."
+    if not (isinstance(context_noise, (int, float)) and 0 <= context_noise < 1):
+        raise ValueError(f'context_noise: must be a number in [0, 1), got {context_noise!r}')
+    if isinstance(ema, bool) or not (isinstance(ema, (int, float)) and 0 <= ema < 1):
+        raise ValueError(f'ema: must be a number in [0, 1), got {ema!r}')
+    if objective not in OBJECTIVES:
+        raise ValueError(f'objective: must be one of {OBJECTIVES}, got {objective!r}')
+    extra = dict(degrade=degrade and asdict(degrade), ema=ema, lr_final=lr_final, init=init,
+                 objective=objective)
+    plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing')
+    return {k: v for k, v in extra.items() if v != plain[k]}
+
+def _resume_train(model, ckpt_path, opt, avg, args: dict) -> dict:
+    "Load train's checkpoint into model, opt and avg; its state (step, wall_s, history)."
+    meta = _load_into(model, ckpt_path, opt, avg)
+    was = meta.get('train_args', {})
+    if diff := {k: (was.get(k), v) for k, v in args.items() if was.get(k) != v}:
+        raise ValueError(f'train: {Path(ckpt_path).name} was trained with other arguments '
+                         f'(file, now): {diff}')
+    return {k: meta[k] for k in ('step', 'wall_s', 'history')}
+
+# %% ../nbs/09_train.ipynb #6f67dabe
+def _train_start(model, ckpt_path, resume: bool, args: dict, ema: float) -> tuple:
+    "AdamW, the EMA copy and the state (step, wall_s, history), resumed from ckpt_path if there."
+    opt = torch.optim.AdamW(model.parameters(), lr=args['lr'], betas=tuple(args['betas']),
+                            weight_decay=args['weight_decay'])
+    avg = copy.deepcopy(model).requires_grad_(False) if ema else None
+    st = dict(step=0, wall_s=0.0, history=[])
+    if ckpt_path is not None and Path(ckpt_path).exists() and resume:
+        st = _resume_train(model, ckpt_path, opt, avg, args)
+    if model.cfg.attention == 'mla' and not st['history']:
+        ranks = kv_effective_ranks(model)
+        st['history'].append(dict(step=0, loss=None, lr=0.0, wall_s=0.0, eff_rank=ranks))
+    return opt, avg, st
+
+def _train_log(model, opt, avg, st: dict, losses: list, ckpt_path, args: dict):
+    "Append a history entry (mean loss, lr, wall time, VideoMLA's ranks); write the checkpoint."
+    entry = dict(step=st['step'], loss=sum(losses) / len(losses), lr=opt.param_groups[0]['lr'],
+                 wall_s=round(st['wall_s'], 2))
+    if model.cfg.attention == 'mla': entry['eff_rank'] = kv_effective_ranks(model)
+    st['history'].append(entry)
+    if ckpt_path is not None:
+        save_checkpoint(model, ckpt_path, optimizer=opt, ema=avg, **st, train_args=args,
+                        hardware=hardware())
+
+# %% ../nbs/09_train.ipynb #050f575e
+def _train_step(model, opt, avg, i: int, steps: int, a: dict,  # a: train's recorded arguments
+                degrade, ema: float, lr_final: float, objective: str) -> float:
+    "Step i of train: clips and noise seeded by (seed, i), one AdamW update, the EMA; its loss."
+    w, B, Fr = model.patch_embedding.weight, a['batch_size'], a['n_frames']
+    kw, seed = a['data_kw'], a['seed']
+    x0 = clip_batch(B, Fr, seed=clip_seed(seed, 2 * i), **kw).transpose(1, 2).to(w.device, w.dtype)
+    bg = None if degrade is None else clip_backgrounds(B, Fr, clip_seed(seed, 2 * i), **kw).to(x0)
+    g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
+    for group in opt.param_groups: group['lr'] = lr_at(i, a['lr'], steps, a['warmup'], lr_final)
+    if objective == 'bidirectional': loss = bidirectional_loss(model, x0, g, a['shift'])
+    else: loss = flow_matching_loss(model, x0, g, a['shift'], a['context_noise'], degrade, bg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if a['grad_clip']: torch.nn.utils.clip_grad_norm_(model.parameters(), a['grad_clip'])
+    opt.step()
+    if avg is not None:
+        with torch.no_grad():
+            for pa, pm in zip(avg.parameters(), model.parameters()): pa.lerp_(pm, 1 - ema)
+    return loss.item()
+
+# %% ../nbs/09_train.ipynb #9b1cebb2
+# long: train's signature documents each of its options, one a line
 def train(model: CausalVideoDiT,
           steps: int,  # train until this many optimizer steps (in total, counting resumed ones)
-          ckpt_path=None,  # resumable checkpoint written every `interval` steps (atomically); None: none
+          ckpt_path=None,  # resumable checkpoint written every `interval` steps; None: none
           batch_size: int = 4,  # clips per step
-          n_frames: int = 12,  # frames per clip: 4 chunks, so the last chunk's window has evicted frames
+          n_frames: int = 12,  # frames per clip: 4 chunks (the last window has evicted frames)
           lr: float = 1e-3, betas: tuple = (0.9, 0.999), weight_decay: float = 0.0,  # AdamW
           warmup: int = 20,  # linear warm-up steps, then cosine decay to lr / 10
           grad_clip: float = 1.0,  # max gradient norm (0: off)
           shift: float = 5.0,  # sigma sampling shift (the schedule's)
-          context_noise: float = 0.0,  # context chunks are noised to a level drawn from U(0, context_noise)
+          context_noise: float = 0.0,  # context chunks get noise of a level ~ U(0, context_noise)
           degrade: Degrade | None = None,  # fade / blur augmentation of the context chunks
-          ema: float = 0.0,  # EMA decay of a weight average kept beside the model (0: none); log['ema'] is it
+          ema: float = 0.0,  # EMA decay of a weight average kept beside the model (0: none)
           lr_final: float = 0.1,  # the cosine decays to lr_final * lr
-          init: str | None = None,  # a label of the weights the model started from (stored; checked on resume)
-          objective: str = 'teacher-forcing',  # or 'bidirectional': bidirectional_loss (a real score for DMD)
+          init: str | None = None,  # a label of the starting weights (checked on resume)
+          objective: str = 'teacher-forcing',  # or 'bidirectional' (a real score for DMD)
           seed: int = 0,  # step i's clips and noise are drawn from seeds derived from (seed, i)
           interval: int = 50,  # steps between checkpoints and history entries
           resume: bool = True,  # continue from ckpt_path if it exists
           progress: bool = True,  # progress bar (tqdm if installed)
           stage: str = 'dense',  # a label stored with the checkpoint
           **data_kw,  # passed to clip_batch (n_objects, world arguments)
-         ) -> dict:  # {'step', 'wall_s', 'history': [{'step', 'loss', 'lr', 'wall_s'(, 'eff_rank')}], 'hardware', 'train_args', 'ema'}
+         ) -> dict:  # {'step', 'wall_s', 'history', 'hardware', 'train_args', 'ema'}
     "Teacher-forcing flow-matching training with AdamW, resumable from its own checkpoints."
-    if not (isinstance(context_noise, (int, float)) and 0 <= context_noise < 1):
-        raise ValueError(f'context_noise: must be a number in [0, 1), got {context_noise!r}')
-    if isinstance(ema, bool) or not (isinstance(ema, (int, float)) and 0 <= ema < 1):
-        raise ValueError(f'ema: must be a number in [0, 1), got {ema!r}')
-    args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas), weight_decay=weight_decay, warmup=warmup,
-                grad_clip=grad_clip, shift=shift, context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw)
-    if objective not in OBJECTIVES: raise ValueError(f'objective: must be one of {OBJECTIVES}, got {objective!r}')
-    extra = dict(degrade=degrade and asdict(degrade), ema=ema, lr_final=lr_final, init=init, objective=objective)
-    plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing')
-    args.update({k: v for k, v in extra.items() if v != plain[k]})  # recorded only when used
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
-    avg = copy.deepcopy(model).requires_grad_(False) if ema else None
-    st = dict(step=0, wall_s=0.0, history=[])
-    if ckpt_path is not None and Path(ckpt_path).exists() and resume:
-        meta = _load_into(model, ckpt_path, opt, avg)
-        if diff := {k: (meta.get('train_args', {}).get(k), v) for k, v in args.items() if meta.get('train_args', {}).get(k) != v}:
-            raise ValueError(f'train: {Path(ckpt_path).name} was trained with other arguments (file, now): {diff}')
-        st = {k: meta[k] for k in st}
-    mla, w = model.cfg.attention == 'mla', model.patch_embedding.weight
-    if mla and not st['history']: st['history'].append(dict(step=0, loss=None, lr=0.0, wall_s=0.0, eff_rank=kv_effective_ranks(model)))
+    used = _train_options(context_noise, ema, objective, degrade, lr_final, init)
+    args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas),
+                weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, shift=shift,
+                context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw,
+                **used)  # recorded with every checkpoint
+    opt, avg, st = _train_start(model, ckpt_path, resume, args, ema)
     model.train()
-    bar, losses, t_last = _progress(steps, st['step'], progress, f'train {stage}'), [], time.perf_counter()
+    bar, losses = _progress(steps, st['step'], progress, f'train {stage}'), []
+    t_last = time.perf_counter()
     try:
         while st['step'] < steps:
             i = st['step']
-            x0 = clip_batch(batch_size, n_frames, seed=clip_seed(seed, 2 * i), **data_kw).transpose(1, 2).to(w.device, w.dtype)
-            bg = None if degrade is None else clip_backgrounds(batch_size, n_frames, clip_seed(seed, 2 * i), **data_kw).to(x0)
-            g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
-            for group in opt.param_groups: group['lr'] = lr_at(i, lr, steps, warmup, lr_final)
-            if objective == 'bidirectional': loss = bidirectional_loss(model, x0, g, shift)
-            else: loss = flow_matching_loss(model, x0, g, shift, context_noise, degrade, bg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            if avg is not None:
-                with torch.no_grad():
-                    for pa, pm in zip(avg.parameters(), model.parameters()): pa.lerp_(pm, 1 - ema)
-            st['step'] += 1; losses.append(loss.item()); bar.update(1, losses[-1])
+            loss = _train_step(model, opt, avg, i, steps, args, degrade, ema, lr_final, objective)
+            losses.append(loss)
+            st['step'] += 1; bar.update(1, losses[-1])
             if st['step'] % interval == 0 or st['step'] == steps:
                 now = time.perf_counter(); st['wall_s'] += now - t_last; t_last = now
-                entry = dict(step=st['step'], loss=sum(losses) / len(losses), lr=opt.param_groups[0]['lr'], wall_s=round(st['wall_s'], 2))
-                if mla: entry['eff_rank'] = kv_effective_ranks(model)
-                st['history'].append(entry); losses = []
-                if ckpt_path is not None:
-                    save_checkpoint(model, ckpt_path, optimizer=opt, ema=avg, **st, train_args=args, hardware=hardware())
+                _train_log(model, opt, avg, st, losses, ckpt_path, args); losses = []
     finally: bar.close()
     model.eval()
     return dict(**st, hardware=hardware(), train_args=args, ema=None if avg is None else avg.eval())
 
 # %% ../nbs/09_train.ipynb #c049b
 def _full_attend(attn: nn.Module, h: Tensor,  # (B, F*N, d)
-                 cos: Tensor, sin: Tensor) -> Tensor:  # (F*N, P) RoPE of every token at its frame index
+                 # (F*N, P) RoPE of every token at its frame index
+                 cos: Tensor, sin: Tensor) -> Tensor:
     "Every token attends to every token of the clip."
     return attn(h, cos, sin, *_entries(attn, h), cos, sin)
 
@@ -508,10 +608,10 @@ def bidirectional_forward(model: CausalVideoDiT,
                           x: Tensor,  # (B, F, C, H, W) noisy clip
                           t,  # timesteps: a number, (B,) or (B, F)
                          ) -> Tensor:  # (B, F, C, H, W) predicted velocity
-    "The model's network with full attention over the clip (no chunk mask, no window): a bidirectional denoiser."
+    "The model's network with full attention over the clip (no chunk mask, no window)."
     B, Fr = model._check_video(x)
     e, e0 = model._embed_time(_frame_times(t, B, Fr, x.device))
-    pos = video_positions(Fr, *model.cfg.grid_hw, device=x.device)                 # (F*N, 3): t = frame index
+    pos = video_positions(Fr, *model.cfg.grid_hw, device=x.device)  # (F*N, 3): t = frame index
     cos, sin = rope_cos_sin(pos, _rope_freqs(model.cfg), compute_dtype(x.dtype))
     attend = partial(_full_attend, cos=cos, sin=sin)
     h = model.patch_embedding(patchify(x, model.cfg.patch_size))                   # (B, F*N, d)
@@ -523,13 +623,15 @@ def bidirectional_loss(model: CausalVideoDiT,
                        x0: Tensor,  # (B, F, C, H, W) clean clips
                        generator: torch.Generator | None = None,
                        shift: float = 5.0,
-                       p_clean_first: float = 0.5,  # probability that the first chunk is given clean (a prompt)
+                       # probability that the first chunk is given clean (a prompt)
+                       p_clean_first: float = 0.5,
                       ) -> Tensor:  # () mean squared velocity error over the noised chunks
-    "Flow matching of the bidirectional denoiser: one sigma per chunk, the first chunk clean with p_clean_first."
+    "Bidirectional denoiser's flow matching: a sigma per chunk, chunk 0 clean w.p. p_clean_first."
     B, Fr = model._check_video(x0, 'x0')
     Fc = model.cfg.frames_per_chunk
     sigma = sample_sigmas(B, Fr // Fc, generator, shift)                            # (B, n) float64
-    sigma[:, 0] *= (torch.rand(B, generator=generator) >= p_clean_first).double()   # clean prompt: sigma 0
+    # clean prompt: sigma 0
+    sigma[:, 0] *= (torch.rand(B, generator=generator) >= p_clean_first).double()
     sigma = sigma.repeat_interleave(Fc, 1)                                          # (B, F)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     s = sigma.to(x0)[..., None, None, None]
@@ -539,25 +641,31 @@ def bidirectional_loss(model: CausalVideoDiT,
 
 # %% ../nbs/09_train.ipynb #c049i
 class OwnRollout(NamedTuple):
-    "A generator's rollout, with what `own_samples` needs to recompute its last steps with gradient."
-    context: Tensor    # (B, F, C, H, W) the committed chunks (the prompt first): what later chunks attend to
-    t_context: Tensor  # (F,) their timesteps (0 for the prompt, 1000 context_sigma for generated chunks)
-    inputs: Tensor     # (B, F, C, H, W) each chunk's input to its last denoising step (the prompt for chunk 0)
+    "A generator's rollout, with what `own_samples` needs to redo its last steps with gradient."
+    # (B, F, C, H, W) the committed chunks (the prompt first): what later chunks attend to
+    context: Tensor
+    # (F,) their timesteps (0 for the prompt, 1000 context_sigma for generated chunks)
+    t_context: Tensor
+    # (B, F, C, H, W) each chunk's input to its last denoising step (the prompt for chunk 0)
+    inputs: Tensor
     t_inputs: Tensor   # (F,) that step's timestep (0 for the prompt)
     samples: Tensor    # (B, F, C, H, W) the rollout's output: the prompt, then each chunk's last x0
 
+# %% ../nbs/09_train.ipynb #24f79c77
 @torch.no_grad()
 def own_rollout(model: CausalVideoDiT,
                 prompt: Tensor,  # (B, F_c, C, H, W) the clean first chunk
                 exits: list,  # per generated chunk: index of the denoising step it stops at
                 generator: torch.Generator | None = None,
-                timesteps: Tensor | None = None,  # (K,) the sampler's warped timesteps (default: the 4-step list)
+                timesteps: Tensor | None = None,  # (K,) warped timesteps (default: the 4-step list)
                 context_sigma: float | None = None,  # commit level (default: model.context_sigma)
                ) -> OwnRollout:
-    "Roll out len(exits) chunks after `prompt` with the inference sampler, recording what recomputes the last steps."
+    "Roll out len(exits) chunks after `prompt` with the inference sampler; record the last steps."
     ts = (denoising_timesteps() if timesteps is None else timesteps).tolist()
     cs = model.context_sigma if context_sigma is None else context_sigma
     B, Fc = prompt.shape[0], model.cfg.frames_per_chunk
+    shape = prompt.shape
+    noise = lambda: torch.randn(shape, generator=generator, dtype=prompt.dtype).to(prompt.device)
     cache = model.new_cache(B); cache.reset()
     cache.begin_chunk(); model.forward_chunk(prompt, 0., cache); cache.commit()
     ctx, t_ctx, xin, t_in, out = [prompt], [0.], [prompt], [0.], [prompt]
@@ -565,35 +673,39 @@ def own_rollout(model: CausalVideoDiT,
         cache.begin_chunk()
         x = torch.randn(prompt.shape, generator=generator, dtype=prompt.dtype).to(prompt.device)
         for j, t in enumerate(ts[:k + 1]):
-            if j: x = renoise(x0, torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device), t / 1000)
+            if j: x = renoise(x0, noise(), t / 1000)
             x0 = predict_x0(x, model.forward_chunk(x, t, cache), t / 1000)
         xin.append(x); t_in.append(ts[k]); out.append(x0)
-        xc = renoise(x0, torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device), cs) if cs else x0
-        model.forward_chunk(xc, 1000 * cs, cache); cache.commit()                  # the clean pass
+        xc = renoise(x0, noise(), cs) if cs else x0
+        model.forward_chunk(xc, 1000 * cs, cache); cache.commit()  # the clean pass
         ctx.append(xc); t_ctx.append(1000 * cs)
     per_frame = lambda v: torch.tensor(v, dtype=torch.float64).repeat_interleave(Fc)
-    return OwnRollout(torch.cat(ctx, 1), per_frame(t_ctx), torch.cat(xin, 1), per_frame(t_in), torch.cat(out, 1))
+    return OwnRollout(torch.cat(ctx, 1), per_frame(t_ctx), torch.cat(xin, 1), per_frame(t_in),
+                      torch.cat(out, 1))
 
 # %% ../nbs/09_train.ipynb #c049j
 def own_samples(model: CausalVideoDiT, r: OwnRollout) -> Tensor:  # (B, F, C, H, W)
-    "The rollout's samples recomputed with gradient: x0 of every chunk's last step, the prompt kept."
+    "The rollout's samples recomputed with gradient: each chunk's last-step x0, the prompt kept."
     Fc, ctx, t_ctx, xin, t_in = model.cfg.frames_per_chunk, *r[:4]
     per_clip = lambda t: t[None].expand(ctx.shape[0], -1)                          # (F,) -> (B, F)
-    v = teacher_forcing_forward(model, ctx, xin, per_clip(t_in), t_context=per_clip(t_ctx))  # (B, F, C, H, W)
+    # (B, F, C, H, W)
+    v = teacher_forcing_forward(model, ctx, xin, per_clip(t_in), t_context=per_clip(t_ctx))
     x0 = xin - (t_in / 1000).to(xin)[:, None, None, None] * v
-    return torch.cat([ctx[:, :Fc], x0[:, Fc:]], 1)                                  # (B, F, C, H, W)
+    return torch.cat([ctx[:, :Fc], x0[:, Fc:]], 1)  # (B, F, C, H, W)
 
 # %% ../nbs/09_train.ipynb #c049n
 def dmd_loss(x: Tensor,  # (B, F, C, H, W) prompt + generated chunks (with gradient)
              real: CausalVideoDiT, fake: CausalVideoDiT,  # bidirectional real score and critic
              frames_per_chunk: int, generator: torch.Generator | None = None,
              sigma_range: tuple = (0.02, 0.98),  # DMD's timestep range, as a range of sigma
-            ) -> tuple:  # (loss, grad): grad (B, F, ...) is what the loss's gradient equals, up to 1/numel
-    "DMD generator loss: 0.5 |x - sg(x - (x0_fake - x0_real) / mean|x - x0_real|)|^2 over the generated frames."
+            # (loss, grad): grad (B, F, ...) is what the loss's gradient equals, up to 1/numel
+            ) -> tuple:
+    "DMD generator loss: 0.5 |x - sg(x - (x0_fake - x0_real) / mean|x - x0_real|)|^2 (generated)."
     B, Fr = x.shape[:2]
     lo, hi = sigma_range
-    s = (lo + (hi - lo) * torch.rand(B, generator=generator, dtype=torch.float64))[:, None].expand(B, Fr).clone()
-    s[:, :frames_per_chunk] = 0                                                     # the prompt stays clean
+    s = lo + (hi - lo) * torch.rand(B, generator=generator, dtype=torch.float64)
+    s = s[:, None].expand(B, Fr).clone()  # (B, F): one level per clip
+    s[:, :frames_per_chunk] = 0  # the prompt stays clean
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     sx = s.to(x)[..., None, None, None]
     with torch.no_grad():
@@ -610,8 +722,9 @@ def dmd_loss(x: Tensor,  # (B, F, C, H, W) prompt + generated chunks (with gradi
 def _sf_step(gen, real, fake, prompt, opts, g, critic_steps, grad_clip):
     "One generator update and `critic_steps` critic updates; returns (dmd loss, mean critic loss)."
     Fc, opt_g, opt_f = gen.cfg.frames_per_chunk, *opts
-    exits = torch.randint(0, len(DEFAULT_STEPS), (3,), generator=g).tolist()       # one exit step per chunk
-    x = own_samples(gen, own_rollout(gen, prompt, exits, g))                        # (B, 4 F_c, ...) with grad
+    # one exit step per chunk
+    exits = torch.randint(0, len(DEFAULT_STEPS), (3,), generator=g).tolist()
+    x = own_samples(gen, own_rollout(gen, prompt, exits, g))  # (B, 4 F_c, ...) with grad
     loss, _ = dmd_loss(x, real, fake, Fc, g)
     opt_g.zero_grad(set_to_none=True); loss.backward()
     if grad_clip: torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
@@ -627,7 +740,8 @@ def _sf_step(gen, real, fake, prompt, opts, g, critic_steps, grad_clip):
 # %% ../nbs/09_train.ipynb #c049r
 def _optim_tensors(model, opt, prefix: str) -> dict:
     names = {p: n for n, p in model.named_parameters()}
-    return {f'{prefix}{names[p]}.{k}': torch.as_tensor(v).float() for p, st in opt.state.items() for k, v in st.items()}
+    return {f'{prefix}{names[p]}.{k}': torch.as_tensor(v).float()
+            for p, st in opt.state.items() for k, v in st.items()}
 
 def _load_sf_critic(fake, opt_f, path):
     "Put a self-forcing checkpoint's critic weights and optimizer state back."
@@ -635,197 +749,283 @@ def _load_sf_critic(fake, opt_f, path):
     state = {k[len('critic.'):]: v for k, v in t.items() if k.startswith('critic.')}
     _check_state(f'{Path(path).name} (critic)', fake, state)
     fake.load_state_dict({k: v.to(fake.state_dict()[k].dtype) for k, v in state.items()})
-    _load_optimizer(fake, opt_f, {k[len('critic_'):]: v for k, v in t.items() if k.startswith('critic_optim.')}, Path(path).name)
+    opt = {k[len('critic_'):]: v for k, v in t.items() if k.startswith('critic_optim.')}
+    _load_optimizer(fake, opt_f, opt, Path(path).name)
 
 # %% ../nbs/09_train.ipynb #c049s
-def train_self_forcing(gen: CausalVideoDiT,  # the causal generator (trained with teacher forcing first)
-                       real: CausalVideoDiT,  # frozen bidirectional real score (stage 'bidirectional')
-                       steps: int, ckpt_path=None,
-                       batch_size: int = 4, lr: float = 5e-5, lr_critic: float = 1e-4,
-                       critic_steps: int = 2, ema: float = 0.99, grad_clip: float = 1.0,
-                       seed: int = 0, interval: int = 25, resume: bool = True, progress: bool = True,
-                       init: str | None = None, stage: str = 'self-forcing', **data_kw) -> dict:
-    "Self-Forcing's DMD stage in miniature: the generator learns on its own rollouts against a bidirectional teacher."
-    args = dict(objective='self-forcing', batch_size=batch_size, lr=lr, lr_critic=lr_critic, critic_steps=critic_steps,
-                ema=ema, grad_clip=grad_clip, seed=seed, stage=stage, init=init, data_kw=data_kw)
+def _sf_start(gen, real, ckpt_path, resume: bool, args: dict) -> tuple:
+    "The frozen real score, its copy the critic, both AdamWs, the EMA and the state (resumed)."
     fake = copy.deepcopy(real).train()
     real = real.eval().requires_grad_(False)
-    opt_g = torch.optim.AdamW(gen.parameters(), lr=lr, betas=(0.0, 0.999))           # the paper's beta_1 = 0
-    opt_f = torch.optim.AdamW(fake.parameters(), lr=lr_critic, betas=(0.0, 0.999))
+    opts = (torch.optim.AdamW(gen.parameters(), lr=args['lr'], betas=(0.0, 0.999)),  # beta_1 = 0
+            torch.optim.AdamW(fake.parameters(), lr=args['lr_critic'], betas=(0.0, 0.999)))
     avg = copy.deepcopy(gen).requires_grad_(False)
     st = dict(step=0, wall_s=0.0, history=[])
     if ckpt_path is not None and Path(ckpt_path).exists() and resume:
-        meta = _load_into(gen, ckpt_path, opt_g, avg); _load_sf_critic(fake, opt_f, ckpt_path)
-        if diff := {k: (meta['train_args'].get(k), v) for k, v in args.items() if meta['train_args'].get(k) != v}:
-            raise ValueError(f'train_self_forcing: {Path(ckpt_path).name} was trained with other arguments (file, now): {diff}')
+        meta = _load_into(gen, ckpt_path, opts[0], avg); _load_sf_critic(fake, opts[1], ckpt_path)
+        was = meta['train_args']
+        if diff := {k: (was.get(k), v) for k, v in args.items() if was.get(k) != v}:
+            raise ValueError(f'train_self_forcing: {Path(ckpt_path).name} was trained with other '
+                             f'arguments (file, now): {diff}')
         st = {k: meta[k] for k in st}
+    if gen.cfg.attention == 'mla' and not st['history']:            # the rank probe at the start
+        st['history'].append(dict(step=0, loss=None, critic_loss=None, wall_s=0.0,
+                                  eff_rank=kv_effective_ranks(gen)))
+    gen.train()
+    return real, fake, opts, avg, st
+
+# %% ../nbs/09_train.ipynb #c049s2
+def _sf_log(gen, fake, opts, avg, st: dict, losses: list, ckpt_path, args: dict):
+    "Append a history entry (mean DMD and critic losses, wall time); write the checkpoint."
+    n = len(losses)
+    st['history'].append(dict(step=st['step'], loss=sum(l[0] for l in losses) / n,
+                              critic_loss=sum(l[1] for l in losses) / n,
+                              wall_s=round(st['wall_s'], 2)))
+    if gen.cfg.attention == 'mla': st['history'][-1]['eff_rank'] = kv_effective_ranks(gen)
+    if ckpt_path is not None:
+        extra = {f'critic.{k}': v for k, v in fake.state_dict().items()}
+        extra |= _optim_tensors(fake, opts[1], 'critic_optim.')
+        save_checkpoint(gen, ckpt_path, optimizer=opts[0], ema=avg, extra=extra, **st,
+                        train_args=args, hardware=hardware())
+
+# %% ../nbs/09_train.ipynb #b9f4bf5c
+def train_self_forcing(
+        gen: CausalVideoDiT,  # the causal generator (teacher-forced first)
+        real: CausalVideoDiT,  # frozen bidirectional real score
+        steps: int, ckpt_path=None, batch_size: int = 4, lr: float = 5e-5, lr_critic: float = 1e-4,
+        critic_steps: int = 2, ema: float = 0.99, grad_clip: float = 1.0, seed: int = 0,
+        interval: int = 25, resume: bool = True, progress: bool = True, init: str | None = None,
+        stage: str = 'self-forcing', **data_kw) -> dict:
+    "Self-Forcing's DMD stage in miniature: the generator learns on its own rollouts."
+    args = dict(objective='self-forcing', batch_size=batch_size, lr=lr, lr_critic=lr_critic,
+                critic_steps=critic_steps, ema=ema, grad_clip=grad_clip, seed=seed, stage=stage,
+                init=init, data_kw=data_kw)
+    real, fake, opts, avg, st = _sf_start(gen, real, ckpt_path, resume, args)
     w, Fc = gen.patch_embedding.weight, gen.cfg.frames_per_chunk
-    gen.train(); bar, losses, t_last = _progress(steps, st['step'], progress, f'train {stage}'), [], time.perf_counter()
+    bar, losses = _progress(steps, st['step'], progress, f'train {stage}'), []
+    t_last = time.perf_counter()
     try:
         while st['step'] < steps:
-            i = st['step']
-            prompt = clip_batch(batch_size, Fc, seed=clip_seed(seed, 2 * i), **data_kw).transpose(1, 2).to(w.device, w.dtype)
-            g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
-            losses.append(_sf_step(gen, real, fake, prompt, (opt_g, opt_f), g, critic_steps, grad_clip))
+            prompt = clip_batch(batch_size, Fc, seed=clip_seed(seed, 2 * st['step']), **data_kw)
+            prompt = prompt.transpose(1, 2).to(w.device, w.dtype)
+            g = torch.Generator().manual_seed(clip_seed(seed, 2 * st['step'] + 1))
+            losses.append(_sf_step(gen, real, fake, prompt, opts, g, critic_steps, grad_clip))
             with torch.no_grad():
                 for pa, pm in zip(avg.parameters(), gen.parameters()): pa.lerp_(pm, 1 - ema)
             st['step'] += 1; bar.update(1, losses[-1][0])
             if st['step'] % interval == 0 or st['step'] == steps:
                 now = time.perf_counter(); st['wall_s'] += now - t_last; t_last = now
-                st['history'].append(dict(step=st['step'], loss=sum(l[0] for l in losses) / len(losses),
-                                          critic_loss=sum(l[1] for l in losses) / len(losses), wall_s=round(st['wall_s'], 2)))
-                losses = []
-                if ckpt_path is not None:
-                    extra = {f'critic.{k}': v for k, v in fake.state_dict().items()} | _optim_tensors(fake, opt_f, 'critic_optim.')
-                    save_checkpoint(gen, ckpt_path, optimizer=opt_g, ema=avg, extra=extra, **st, train_args=args, hardware=hardware())
+                _sf_log(gen, fake, opts, avg, st, losses, ckpt_path, args); losses = []
     finally: bar.close()
     gen.eval()
     return dict(**st, hardware=hardware(), train_args=args, ema=avg.eval())
 
 # %% ../nbs/09_train.ipynb #c051
 STAGES = ('dense', 'mla-svd', 'mla-random')
-_PLAIN = dict(fade_min=0.3, fade_p=0.0, blur_p=0.0, ema=0.0, lr_final=0.1)   # no augmentation, no EMA
-DEFAULTS = {  # the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
+# no augmentation, no EMA
+_PLAIN = dict(fade_min=0.3, fade_p=0.0, blur_p=0.0, ema=0.0, lr_final=0.1)
+# the shipped runs: optimizer steps, peak lr, training context noise, the level rollouts commit at
+DEFAULTS = {
     'dense': dict(steps=3600, lr=1.5e-3, context_noise=0.3, context_sigma=0.05, **_PLAIN),
-    **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05, **_PLAIN) for s in ('mla-svd', 'mla-random')},
-    'bidirectional': dict(steps=1500, lr=3e-4, context_noise=0.0, context_sigma=0.0, **{**_PLAIN, 'ema': 0.999}),
+    **{s: dict(steps=1000, lr=5e-4, context_noise=0.3, context_sigma=0.05, **_PLAIN)
+       for s in ('mla-svd', 'mla-random')},
+    'bidirectional': dict(steps=1500, lr=3e-4, context_noise=0.0, context_sigma=0.0,
+                          **{**_PLAIN, 'ema': 0.999}),
     'self-forcing': dict(steps=300, lr=5e-5, lr_critic=1e-4, critic_steps=2, ema=0.99)}
-TRAIN_STAGES = STAGES + ('bidirectional', 'self-forcing')   # DMD's real score model, and the DMD stage itself
+# DMD's real score model, and the DMD stage itself
+TRAIN_STAGES = STAGES + ('bidirectional', 'self-forcing')
 
 def checkpoint_path(name: str) -> Path:
     "Path of a checkpoint shipped inside the package: 'dense', 'mla-svd' or 'mla-random'."
-    if name not in STAGES: raise ValueError(f'checkpoint_path: name must be one of {STAGES}, got {name!r}')
+    if name not in STAGES:
+        raise ValueError(f'checkpoint_path: name must be one of {STAGES}, got {name!r}')
     import videomla
     return Path(videomla.__file__).parent / 'checkpoints' / f'{name}.safetensors'
 
-def load_pretrained(name: str = 'mla-svd', dtype: torch.dtype = torch.float32, device='cpu') -> CausalVideoDiT:
+def load_pretrained(name: str = 'mla-svd', dtype: torch.dtype = torch.float32,
+                    device='cpu') -> CausalVideoDiT:
     "A trained tiny-world model shipped with the package ('dense', 'mla-svd', 'mla-random')."
     return load_checkpoint(checkpoint_path(name), dtype, device)
 
 # %% ../nbs/09_train.ipynb #c052
-def _positive_int(s: str) -> int:
-    try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f'expected an int >= 1, got {s!r}')
-    if v < 1: raise argparse.ArgumentTypeError(f'expected an int >= 1, got {s!r}')
+def _checked(s: str, cast, ok, want: str):
+    "`cast(s)` if it parses and `ok` accepts it, else argparse's one-line error."
+    try: v = cast(s)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected {want}, got {s!r}')
+    if not ok(v): raise argparse.ArgumentTypeError(f'expected {want}, got {s!r}')
     return v
 
-def _positive_float(s: str) -> float:
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f'expected a number > 0, got {s!r}')
-    if not v > 0: raise argparse.ArgumentTypeError(f'expected a number > 0, got {s!r}')
-    return v
-
+def _positive_int(s: str) -> int: return _checked(s, int, lambda v: v >= 1, 'an int >= 1')
+def _positive_float(s: str) -> float: return _checked(s, float, lambda v: v > 0, 'a number > 0')
 def _unit_float(s: str) -> float:
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got {s!r}')
-    if not 0 <= v < 1: raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got {s!r}')
-    return v
-
+    return _checked(s, float, lambda v: 0 <= v < 1, 'a number in [0, 1)')
 def _unit_interval(s: str) -> float:
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {s!r}')
-    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {s!r}')
-    return v
+    return _checked(s, float, lambda v: 0 <= v <= 1, 'a number in [0, 1]')
+
+# %% ../nbs/09_train.ipynb #10b2a9ad
+_SHIPPED = " (default: the shipped run's)"
+
+def _add_run_args(p: argparse.ArgumentParser):
+    "What to train, from what, and where to write it."
+    p.add_argument('--stage', choices=TRAIN_STAGES, default='dense',
+                   help='dense teacher from scratch, or VideoMLA from the teacher '
+                        '(svd or random init)')
+    p.add_argument('--steps', type=_positive_int, default=None,
+                   help='total optimizer steps (default: the shipped run\'s, DEFAULTS)')
+    p.add_argument('--out', default=None,
+                   help='resumable training checkpoint (default: ./STAGE.train.safetensors)')
+    p.add_argument('--resume', action='store_true', help='continue from --out if it exists')
+    p.add_argument('--seed', type=int, default=0, help='seeds the init, the clips and the noise')
+    p.add_argument('--teacher', default=None,
+                   help='dense checkpoint converted by the mla stages (default: the shipped one)')
+    p.add_argument('--batch-size', type=_positive_int, default=4, help='clips per step')
+    p.add_argument('--lr', type=_positive_float, default=None, help='peak learning rate' + _SHIPPED)
+    p.add_argument('--context-noise', type=_unit_float, default=None,
+                   help='train with context chunks noised to a level in U(0, this)' + _SHIPPED)
+    p.add_argument('--context-sigma', type=_unit_float, default=None,
+                   help='the level rollouts commit chunks at, stored with --export' + _SHIPPED)
+    p.add_argument('--init', default=None,
+                   help='dense stage: start from this checkpoint\'s weights instead of '
+                        'a fresh model')
+
+# %% ../nbs/09_train.ipynb #097aeb9c
+def _add_recipe_args(p: argparse.ArgumentParser):
+    "Degraded context, EMA, the schedule's end, the self-forcing stage, and output."
+    for flag, what in (('--fade-min', 'lowest contrast a of a faded chunk'),
+                       ('--fade-p', 'probability a context chunk is faded'),
+                       ('--blur-p', 'probability a context chunk is blurred')):
+        p.add_argument(flag, type=_unit_interval, default=None, help=f'degraded context: {what}')
+    p.add_argument('--ema', type=_unit_float, default=None,
+                   help='EMA decay of the exported weight average (0: export the raw weights)')
+    p.add_argument('--lr-final', type=_unit_interval, default=None,
+                   help='the cosine schedule ends at this fraction of --lr')
+    p.add_argument('--real', default=None,
+                   help='self-forcing: the bidirectional real score (a stage bidirectional export)')
+    p.add_argument('--lr-critic', type=_positive_float, default=None,
+                   help='self-forcing: the critic\'s learning rate')
+    p.add_argument('--critic-steps', type=_positive_int, default=None,
+                   help='self-forcing: critic updates per generator update')
+    p.add_argument('--interval', type=_positive_int, default=25, help='steps between checkpoints')
+    p.add_argument('--export', default=None,
+                   help='also write the final weights (fp16, no optimizer state) here')
+    p.add_argument('--threads', type=_positive_int, default=None, help='torch CPU threads')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `train` subcommand to a `videomla` subparsers object."
-    p = subparsers.add_parser('train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
-    p.add_argument('--stage', choices=TRAIN_STAGES, default='dense', help='dense teacher from scratch, or VideoMLA from the teacher (svd or random init)')
-    p.add_argument('--steps', type=_positive_int, default=None, help='total optimizer steps (default: the shipped run\'s, DEFAULTS)')
-    p.add_argument('--out', default=None, help='resumable training checkpoint (default: ./STAGE.train.safetensors)')
-    p.add_argument('--resume', action='store_true', help='continue from --out if it exists')
-    p.add_argument('--seed', type=int, default=0, help='seeds the init, the clips and the noise')
-    p.add_argument('--teacher', default=None, help='dense checkpoint converted by the mla stages (default: the shipped one)')
-    p.add_argument('--batch-size', type=_positive_int, default=4, help='clips per step')
-    p.add_argument('--lr', type=_positive_float, default=None, help='peak learning rate (default: the shipped run\'s)')
-    p.add_argument('--context-noise', type=_unit_float, default=None, help='train with context chunks noised to a level in U(0, this) (default: the shipped run\'s)')
-    p.add_argument('--context-sigma', type=_unit_float, default=None, help='the level rollouts commit chunks at, stored with --export (default: the shipped run\'s)')
-    p.add_argument('--init', default=None, help='dense stage: start from this checkpoint\'s weights instead of a fresh model')
-    p.add_argument('--fade-min', type=_unit_interval, default=None, help='degraded context: lowest contrast a of a faded chunk')
-    p.add_argument('--fade-p', type=_unit_interval, default=None, help='degraded context: probability a context chunk is faded')
-    p.add_argument('--blur-p', type=_unit_interval, default=None, help='degraded context: probability a context chunk is blurred')
-    p.add_argument('--ema', type=_unit_float, default=None, help='EMA decay of the exported weight average (0: export the raw weights)')
-    p.add_argument('--lr-final', type=_unit_interval, default=None, help='the cosine schedule ends at this fraction of --lr')
-    p.add_argument('--real', default=None, help='self-forcing: the bidirectional real score (a stage bidirectional export)')
-    p.add_argument('--lr-critic', type=_positive_float, default=None, help='self-forcing: the critic\'s learning rate')
-    p.add_argument('--critic-steps', type=_positive_int, default=None, help='self-forcing: critic updates per generator update')
-    p.add_argument('--interval', type=_positive_int, default=25, help='steps between checkpoints')
-    p.add_argument('--export', default=None, help='also write the final weights (fp16, no optimizer state) here')
-    p.add_argument('--threads', type=_positive_int, default=None, help='torch CPU threads')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p = subparsers.add_parser(
+        'train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
+    _add_run_args(p); _add_recipe_args(p)
     p.set_defaults(func=run_train)
     return p
 
 # %% ../nbs/09_train.ipynb #c053
+_LOGGED = ('step', 'wall_s', 'history', 'hardware', 'train_args')
+
+def _existing(flag: str, path) -> Path:
+    "`path` as a Path if the file exists, else the error `run_train` reports."
+    if not Path(path).exists(): raise FileNotFoundError(f'{flag}: no such file {path}')
+    return Path(path)
+
 def _initial_model(args) -> CausalVideoDiT:
-    "The model a stage starts from: a seeded fresh dense model, or the teacher converted to VideoMLA."
+    "The model a stage starts from: fresh seeded dense, a checkpoint, or the converted teacher."
     if args.stage == 'self-forcing':
-        if not args.init: raise ValueError('--init: the self-forcing stage needs the generator checkpoint it starts from')
-        if not Path(args.init).exists(): raise FileNotFoundError(f'--init: no such file {args.init}')
-        return load_checkpoint(args.init)
+        if not args.init:
+            raise ValueError('--init: the self-forcing stage needs the generator checkpoint it '
+                             'starts from')
+        return load_checkpoint(_existing('--init', args.init))
     if args.stage == 'bidirectional':
-        start = Path(args.init) if args.init else checkpoint_path('dense')
-        if not start.exists(): raise FileNotFoundError(f'--init: no such file {start}')
-        return load_checkpoint(start)
+        return load_checkpoint(_existing('--init', args.init or checkpoint_path('dense')))
     if args.stage == 'dense':
         if args.init:
-            if not Path(args.init).exists(): raise FileNotFoundError(f'--init: no such file {args.init}')
-            model = load_checkpoint(args.init)
-            if model.cfg.attention != 'dense': raise ValueError(f'--init: {args.init} is not a dense model')
+            model = load_checkpoint(_existing('--init', args.init))
+            if model.cfg.attention != 'dense':
+                raise ValueError(f'--init: {args.init} is not a dense model')
             return model
         torch.manual_seed(args.seed)
         return CausalVideoDiT(VideoMLAConfig.tiny(attention='dense'))
-    teacher = Path(args.teacher) if args.teacher else checkpoint_path('dense')
-    if not teacher.exists(): raise FileNotFoundError(f'--teacher: no such file {teacher}')
+    teacher = _existing('--teacher', args.teacher or checkpoint_path('dense'))
     return convert_to_mla(load_checkpoint(teacher), args.stage.split('-')[1], seed=args.seed)
 
+# %% ../nbs/09_train.ipynb #c053a
 def _sha256(path) -> str:
     import hashlib
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
+def _signature(path) -> str: return f'{Path(path).name} sha256:{_sha256(path)[:16]}'
+
+def _start_file(args):
+    "The checkpoint a stage's weights come from (None: a fresh model)."
+    if args.stage in ('dense', 'self-forcing'): return args.init
+    if args.stage == 'bidirectional': return args.init or checkpoint_path('dense')
+    return args.teacher or checkpoint_path('dense')
+
+def _stages(path) -> list:
+    "The record of every stage that made a checkpoint: its `stages`, or the one run it holds."
+    if path is None: return []
+    meta = read_checkpoint_meta(path)['meta']
+    if 'stages' in meta: return meta['stages']
+    return [dict(stage=meta.get('stage', 'dense'), **{k: meta[k] for k in _LOGGED if k in meta})]
+
+# %% ../nbs/09_train.ipynb #5db2979f
+def _export(model, log: dict, path, stage: str, prior: list = ()):
+    "Write the final weights alone, in float16, with this run's record and every earlier stage's."
+    run = {k: log[k] for k in _LOGGED}
+    save_checkpoint(model, path, dtype=torch.float16, stage=stage, **run,
+                    stages=[*prior, dict(stage=stage, **run)])
+    print(f'videomla train: weights (fp16) written to {path}')
+
 def _run_self_forcing(args, gen, out, pick) -> int:
     if not args.real or not Path(args.real).exists():
-        sys.stderr.write(f'videomla train: error: --real: the self-forcing stage needs an existing bidirectional checkpoint, got {args.real!r}\n')
+        sys.stderr.write('videomla train: error: --real: the self-forcing stage needs an existing '
+                         f'bidirectional checkpoint, got {args.real!r}\n')
         return 2
     real = load_checkpoint(args.real)
-    sig = lambda p: f'{Path(p).name} sha256:{_sha256(p)[:16]}'
-    log = train_self_forcing(gen, real, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
-                             lr_critic=pick('lr_critic'), critic_steps=pick('critic_steps'), ema=pick('ema'),
-                             seed=args.seed, interval=args.interval, progress=not args.quiet,
-                             init=f'{sig(args.init)} real {sig(args.real)}')
-    print(f'videomla train: self-forcing {log["step"]} steps, dmd loss {log["history"][-1]["loss"]:.4f}, '
-          f'{log["wall_s"]:.0f} s; checkpoint {out}')
+    log = train_self_forcing(gen, real, pick('steps'), out, batch_size=args.batch_size,
+                             lr=pick('lr'), lr_critic=pick('lr_critic'),
+                             critic_steps=pick('critic_steps'), ema=pick('ema'), seed=args.seed,
+                             interval=args.interval, progress=not args.quiet,
+                             init=f'{_signature(args.init)} real {_signature(args.real)}')
+    print(f'videomla train: self-forcing {log["step"]} steps, '
+          f'dmd loss {log["history"][-1]["loss"]:.4f}, {log["wall_s"]:.0f} s; checkpoint {out}')
     if args.export:
         model = log['ema']; model.context_sigma = gen.context_sigma
-        save_checkpoint(model, args.export, dtype=torch.float16, stage='self-forcing',
-                        **{k: log[k] for k in ('step', 'wall_s', 'history', 'hardware', 'train_args')})
-        print(f'videomla train: weights (fp16) written to {args.export}')
+        _export(model, log, args.export, 'self-forcing', _stages(args.init))
     return 0
 
+# %% ../nbs/09_train.ipynb #c053b
+def _run_teacher_forcing(args, model, out, pick) -> int:
+    "The dense, VideoMLA and bidirectional stages: `train` with the stage's options."
+    deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
+    deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] else None
+    log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
+                context_noise=pick('context_noise'), degrade=deg, ema=pick('ema'),
+                lr_final=pick('lr_final'),
+                init=(start := _start_file(args)) and _signature(start),
+                objective='bidirectional' if args.stage == 'bidirectional' else 'teacher-forcing',
+                seed=args.seed, interval=args.interval, progress=not args.quiet, stage=args.stage)
+    if log['ema'] is not None: model = log['ema']
+    hw, last = log['hardware'], log['history'][-1]
+    print(f'videomla train: {args.stage} {log["step"]} steps, loss {last["loss"]:.4f}, '
+          f'{log["wall_s"]:.0f} s on {hw["processor"]} ({hw["torch_threads"]} threads); '
+          f'checkpoint {out}')
+    if args.export:
+        model.context_sigma = pick('context_sigma')
+        _export(model, log, args.export, args.stage, _stages(start))
+    return 0
+
+# %% ../nbs/09_train.ipynb #d55273cd
 def run_train(args: argparse.Namespace) -> int:
     "`videomla train`: train one stage, checkpointing as it goes; returns the exit status."
     out = Path(args.out or f'{args.stage}.train.safetensors')
     if out.exists() and not args.resume:
-        sys.stderr.write(f'videomla train: error: {out} exists; pass --resume to continue it, or choose another --out\n'); return 2
+        sys.stderr.write(f'videomla train: error: {out} exists; pass --resume to continue it, '
+                         'or choose another --out\n'); return 2
     if args.threads: torch.set_num_threads(args.threads)
     d = DEFAULTS[args.stage]
     pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
     try: model = _initial_model(args)
-    except (FileNotFoundError, ValueError) as e: sys.stderr.write(f'videomla train: error: {e}\n'); return 2
+    except (FileNotFoundError, ValueError) as e:
+        sys.stderr.write(f'videomla train: error: {e}\n'); return 2
     if args.stage == 'self-forcing': return _run_self_forcing(args, model, out, pick)
-    deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
-    deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] else None
-    init = args.init and f'{Path(args.init).name} sha256:{_sha256(args.init)[:16]}'
-    log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'), context_noise=pick('context_noise'),
-                degrade=deg, ema=pick('ema'), lr_final=pick('lr_final'), init=init,
-                objective='bidirectional' if args.stage == 'bidirectional' else 'teacher-forcing',
-                seed=args.seed, interval=args.interval, progress=not args.quiet, stage=args.stage)
-    if log['ema'] is not None: model = log['ema']
-    last = log['history'][-1]
-    print(f'videomla train: {args.stage} {log["step"]} steps, loss {last["loss"]:.4f}, {log["wall_s"]:.0f} s on '
-          f'{log["hardware"]["processor"]} ({log["hardware"]["torch_threads"]} threads); checkpoint {out}')
-    if args.export:
-        model.context_sigma = pick('context_sigma')
-        save_checkpoint(model, args.export, dtype=torch.float16, stage=args.stage, **{k: log[k] for k in ('step', 'wall_s', 'history', 'hardware', 'train_args')})
-        print(f'videomla train: weights (fp16) written to {args.export}')
-    return 0
+    return _run_teacher_forcing(args, model, out, pick)
