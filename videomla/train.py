@@ -35,8 +35,8 @@ from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 # %% auto #0
 __all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade',
            'flow_matching_loss', 'config_from_json', 'save_checkpoint', 'read_checkpoint_meta', 'load_checkpoint',
-           'convert_to_mla', 'kv_effective_ranks', 'hardware', 'continue_video', 'degrade_context', 'clip_backgrounds',
-           'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
+           'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video', 'degrade_context',
+           'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
            'checkpoint_path', 'load_pretrained', 'add_train_parser', 'run_train']
 
@@ -309,6 +309,13 @@ def kv_effective_ranks(model: CausalVideoDiT, p: float = 0.99) -> list:
     return [int(effective_rank(spectrum(composed_kv_operator(b.self_attn).detach()), p))
             for b in model.blocks]
 
+def kv_spectra(model: CausalVideoDiT) -> Tensor:  # (layers, kv_lora_rank)
+    "sigma_i / sigma_1 of every layer's composed KV operator: the spectrum's shape the rank hides."
+    d_c = model.cfg.kv_lora_rank
+    s = torch.stack([spectrum(composed_kv_operator(b.self_attn).detach())[:d_c]
+                     for b in model.blocks])
+    return s / s[:, :1]
+
 def hardware() -> dict:
     "Where a run happened: processor, machine, cores, torch threads and version."
     return dict(processor=platform.processor() or platform.machine(), machine=platform.machine(),
@@ -515,8 +522,9 @@ def _train_start(model, ckpt_path, resume: bool, args: dict, ema: float) -> tupl
     if ckpt_path is not None and Path(ckpt_path).exists() and resume:
         st = _resume_train(model, ckpt_path, opt, avg, args)
     if model.cfg.attention == 'mla' and not st['history']:
-        ranks = kv_effective_ranks(model)
-        st['history'].append(dict(step=0, loss=None, lr=0.0, wall_s=0.0, eff_rank=ranks))
+        spec = [[round(x, 5) for x in s.tolist()] for s in kv_spectra(model)]   # (layers, d_c)
+        st['history'].append(dict(step=0, loss=None, lr=0.0, wall_s=0.0,
+                                  eff_rank=kv_effective_ranks(model), kv_spectrum=spec))
     return opt, avg, st
 
 def _train_log(model, opt, avg, st: dict, losses: list, ckpt_path, args: dict):
