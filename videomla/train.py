@@ -40,6 +40,21 @@ __all__ = ['FORMAT', 'OBJECTIVES', 'STAGES', 'DEFAULTS', 'TRAIN_STAGES', 'teache
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
            'checkpoint_path', 'load_pretrained', 'add_train_parser', 'run_train']
 
+# %% ../nbs/09_train.ipynb #c003v
+def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
+    "`v` if it is a finite number in the range, else a ValueError naming the field and the rule."
+    lb, rb = '(' if lo_open else '[', ')' if hi_open else ']'
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ok = ok and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    if not ok: raise ValueError(f'{fn}: {name} must be a number in {lb}{lo}, {hi}{rb}, got {v!r}')
+    return v
+
+def _count(fn: str, name: str, v, lo: int = 1) -> int:
+    "`v` if it is an int >= lo (not a bool), else a ValueError naming the field and the rule."
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f'{fn}: {name} must be an int >= {lo}, got {v!r}')
+    return v
+
 # %% ../nbs/09_train.ipynb #c007
 def _tf_attend(attn: nn.Module, h: Tensor,  # (2B, F*N, d): the clean stream, then the noisy stream
                plan: list, tokens_per_frame: int) -> Tensor:  # (2B, F*N, d)
@@ -382,6 +397,9 @@ def loop_gain(model: CausalVideoDiT,
               seed: int = 0,  # sampler noise
              ) -> dict:  # {a: g(a)}
     "Contrast of the chunk generated after three chunks faded to contrast a (frames 0-8 -> 9-11)."
+    if not contrasts or not seeds:
+        raise ValueError('loop_gain: contrasts and seeds must not be empty')
+    for a in contrasts: _number('loop_gain', 'each contrast', a, 0, 1, lo_open=True)
     worlds = [make_world(s) for s in seeds]
     Fc = model.cfg.frames_per_chunk
     x = torch.stack([w.frames(0, 4 * Fc) for w in worlds]).transpose(1, 2)  # (B, 12, C, H, W)
@@ -402,6 +420,9 @@ def drift_report(model: CausalVideoDiT,
                  seed: int = 0,  # sampler noise
                 ) -> list:  # one dict per horizon
     "Rollout error per horizon vs the truth and two motion-blind baselines; objects found."
+    if not horizons or not seeds:
+        raise ValueError('drift_report: horizons and seeds must not be empty')
+    for h in horizons: _number('drift_report', 'each horizon (s)', h, 0, 3600, lo_open=True)
     worlds, Fc = [make_world(s) for s in seeds], model.cfg.frames_per_chunk
     fps, n = worlds[0].fps, Fc * math.ceil(max(horizons) * worlds[0].fps / Fc)
     # (B, F_c + n, C, H, W)
@@ -636,6 +657,7 @@ def bidirectional_loss(model: CausalVideoDiT,
                       ) -> Tensor:  # () mean squared velocity error over the noised chunks
     "Bidirectional denoiser's flow matching: a sigma per chunk, chunk 0 clean w.p. p_clean_first."
     B, Fr = model._check_video(x0, 'x0')
+    _number('bidirectional_loss', 'p_clean_first', p_clean_first, 0, 1)
     Fc = model.cfg.frames_per_chunk
     sigma = sample_sigmas(B, Fr // Fc, generator, shift)                            # (B, n) float64
     # clean prompt: sigma 0
@@ -659,6 +681,13 @@ class OwnRollout(NamedTuple):
     t_inputs: Tensor   # (F,) that step's timestep (0 for the prompt)
     samples: Tensor    # (B, F, C, H, W) the rollout's output: the prompt, then each chunk's last x0
 
+# %% ../nbs/09_train.ipynb #c049i0
+def _check_exits(exits, n_steps: int, cs):
+    _number('own_rollout', 'context_sigma', cs, 0, 1, hi_open=True)
+    if not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < n_steps for k in exits):
+        raise ValueError(f'own_rollout: each exit must be a step index below {n_steps}, '
+                         f'got {exits!r}')
+
 # %% ../nbs/09_train.ipynb #24f79c77
 @torch.no_grad()
 def own_rollout(model: CausalVideoDiT,
@@ -671,15 +700,15 @@ def own_rollout(model: CausalVideoDiT,
     "Roll out len(exits) chunks after `prompt` with the inference sampler; record the last steps."
     ts = (denoising_timesteps() if timesteps is None else timesteps).tolist()
     cs = model.context_sigma if context_sigma is None else context_sigma
+    _check_exits(exits, len(ts), cs)
     B, Fc = prompt.shape[0], model.cfg.frames_per_chunk
-    shape = prompt.shape
-    noise = lambda: torch.randn(shape, generator=generator, dtype=prompt.dtype).to(prompt.device)
+    dt, dev = prompt.dtype, prompt.device
+    noise = lambda: torch.randn(prompt.shape, generator=generator, dtype=dt).to(dev)
     cache = model.new_cache(B); cache.reset()
     cache.begin_chunk(); model.forward_chunk(prompt, 0., cache); cache.commit()
     ctx, t_ctx, xin, t_in, out = [prompt], [0.], [prompt], [0.], [prompt]
     for k in exits:
-        cache.begin_chunk()
-        x = torch.randn(prompt.shape, generator=generator, dtype=prompt.dtype).to(prompt.device)
+        cache.begin_chunk(); x = noise()
         for j, t in enumerate(ts[:k + 1]):
             if j: x = renoise(x0, noise(), t / 1000)
             x0 = predict_x0(x, model.forward_chunk(x, t, cache), t / 1000)
@@ -710,7 +739,12 @@ def dmd_loss(x: Tensor,  # (B, F, C, H, W) prompt + generated chunks (with gradi
             ) -> tuple:
     "DMD generator loss: 0.5 |x - sg(x - (x0_fake - x0_real) / mean|x - x0_real|)|^2 (generated)."
     B, Fr = x.shape[:2]
+    _count('dmd_loss', 'frames_per_chunk', frames_per_chunk)
+    if not (isinstance(sigma_range, (tuple, list)) and len(sigma_range) == 2):
+        raise ValueError(f'dmd_loss: sigma_range must be a pair (lo, hi), got {sigma_range!r}')
     lo, hi = sigma_range
+    _number('dmd_loss', 'sigma_range[0]', lo, 0, 1, lo_open=True, hi_open=True)
+    _number('dmd_loss', 'sigma_range[1]', hi, lo, 1, hi_open=True)
     s = lo + (hi - lo) * torch.rand(B, generator=generator, dtype=torch.float64)
     s = s[:, None].expand(B, Fr).clone()  # (B, F): one level per clip
     s[:, :frames_per_chunk] = 0  # the prompt stays clean
@@ -796,6 +830,14 @@ def _sf_log(gen, fake, opts, avg, st: dict, losses: list, ckpt_path, args: dict)
         save_checkpoint(gen, ckpt_path, optimizer=opts[0], ema=avg, extra=extra, **st,
                         train_args=args, hardware=hardware())
 
+# %% ../nbs/09_train.ipynb #c049s9
+def _check_sf_args(steps, batch_size, critic_steps, interval, lr, lr_critic, ema, grad_clip):
+    fn = 'train_self_forcing'
+    for k, v in dict(steps=steps, batch_size=batch_size, critic_steps=critic_steps,
+                     interval=interval).items(): _count(fn, k, v)
+    for k, v in dict(lr=lr, lr_critic=lr_critic).items(): _number(fn, k, v, 0, 1, lo_open=True)
+    _number(fn, 'ema', ema, 0, 1, hi_open=True); _number(fn, 'grad_clip', grad_clip, 0, 1e6)
+
 # %% ../nbs/09_train.ipynb #b9f4bf5c
 def train_self_forcing(
         gen: CausalVideoDiT,  # the causal generator (teacher-forced first)
@@ -805,13 +847,13 @@ def train_self_forcing(
         interval: int = 25, resume: bool = True, progress: bool = True, init: str | None = None,
         stage: str = 'self-forcing', **data_kw) -> dict:
     "Self-Forcing's DMD stage in miniature: the generator learns on its own rollouts."
+    _check_sf_args(steps, batch_size, critic_steps, interval, lr, lr_critic, ema, grad_clip)
     args = dict(objective='self-forcing', batch_size=batch_size, lr=lr, lr_critic=lr_critic,
                 critic_steps=critic_steps, ema=ema, grad_clip=grad_clip, seed=seed, stage=stage,
                 init=init, data_kw=data_kw)
     real, fake, opts, avg, st = _sf_start(gen, real, ckpt_path, resume, args)
     w, Fc = gen.patch_embedding.weight, gen.cfg.frames_per_chunk
-    bar, losses = _progress(steps, st['step'], progress, f'train {stage}'), []
-    t_last = time.perf_counter()
+    bar, losses, t_last = _progress(steps, st['step'], progress, stage), [], time.perf_counter()
     try:
         while st['step'] < steps:
             prompt = clip_batch(batch_size, Fc, seed=clip_seed(seed, 2 * st['step']), **data_kw)
