@@ -20,6 +20,7 @@ min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 extras = {
     'triton': cfg.get('triton_requirements', '').split(),
+    'hub': cfg.get('hub_requirements', '').split(),
     'dev': cfg.get('dev_requirements', '').split(),
 }
 readme = here/'README.md'  # tolerate a missing README at build time

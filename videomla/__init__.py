@@ -10,11 +10,14 @@ Modules, in reading order (each is exported from the notebook of the same name i
 - `videomla.kernel`   -- the fused latent-attention kernel (Triton, imported only there) and its dispatcher
 - `videomla.cache`    -- the preallocated sink + window latent and dense KV caches
 - `videomla.model`    -- CausalVideoDiT, Wan-style, with dense or latent self-attention
+- `videomla.checkpoint` -- safetensors checkpoints, the shipped models, device and output checks
 - `videomla.rollout`  -- chunk-by-chunk few-step sampling with the cache (Self-Forcing schedule)
 - `videomla.data`     -- the tiny world: procedurally generated videos with ground truth
-- `videomla.train`    -- teacher forcing against drift, self-forcing (DMD), checkpoints, MLA conversion
+- `videomla.train`    -- teacher forcing against drift, self-forcing (DMD), MLA conversion
 - `videomla.evaluate` -- long-horizon quality metrics measured against the tiny world's ground truth
 - `videomla.demo`     -- a streaming GIF writer and `videomla demo`
+- `videomla.convert`  -- `videomla convert`: Wan2.1 checkpoints to VideoMLA, streamed, with a spectral report
+- `videomla.distributed` -- FSDP2 training (torchrun, gloo or NCCL) and the memory per GPU
 - `videomla.cli`      -- the `videomla` console command
 - `videomla.figures`  -- the book's figure and table style (matplotlib imported only when used)
 

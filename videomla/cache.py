@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import VideoMLAConfig
+from .config import VideoMLAConfig, _is_int
 from .rope import video_positions
 
 # %% auto #0
@@ -16,14 +16,14 @@ __all__ = ['frame_slot', 'context_frames', 'LatentKVCache', 'DenseKVCache']
 # %% ../nbs/05_cache.ipynb #c007
 def frame_slot(cfg: VideoMLAConfig, frame: int) -> int:
     "Storage slot of latent frame `frame`: sink frames keep theirs, later ones cycle through W + C."
-    if not (isinstance(frame, int) and frame >= 0):
+    if not _is_int(frame, 0):
         raise ValueError(f'frame: must be an int >= 0, got {frame!r}')
     S = cfg.sink_frames
     return frame if frame < S else S + (frame - S) % (cfg.window_frames + cfg.frames_per_chunk)
 
 def context_frames(cfg: VideoMLAConfig, chunk_start: int) -> list:
     "Frames the chunk at `chunk_start` attends to, in context order: sink, window, chunk."
-    if not (isinstance(chunk_start, int) and chunk_start >= 0):
+    if not _is_int(chunk_start, 0):
         raise ValueError(f'chunk_start: must be an int >= 0, got {chunk_start!r}')
     S, W, C = cfg.sink_frames, cfg.window_frames, cfg.frames_per_chunk
     sink = range(min(S, chunk_start))                     # committed sink frames
@@ -153,7 +153,7 @@ class _ChunkKVCache(_ContextIndex):
     "Preallocated sink + window + chunk storage of named per-layer entries (latent or dense)."
     def __init__(self, cfg: VideoMLAConfig, batch_size: int, dtype: torch.dtype, device,
                  entries: dict):  # name -> (feature shape, labels)
-        if not (isinstance(batch_size, int) and batch_size >= 1):
+        if not _is_int(batch_size, 1):
             raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise ValueError(f'dtype: must be a floating torch.dtype, got {dtype!r}')
@@ -212,7 +212,7 @@ _ChunkKVCache._check_entry = _check_entry
 
 # %% ../nbs/05_cache.ipynb #c022
 def _check_layer(self, fn: str, layer):
-    if not (isinstance(layer, int) and 0 <= layer < self.n_layers):
+    if not _is_int(layer, 0, self.n_layers - 1):
         raise IndexError(f'{self._name}.{fn}: layer must be an int in [0, {self.n_layers}), '
                          f'got {layer!r}')
 

@@ -61,6 +61,7 @@ class VideoMLAConfig:
 _POSITIVE = ('dim n_heads head_dim n_layers ffn_dim kv_lora_rank q_lora_rank qk_nope_head_dim '
              'qk_rope_head_dim v_head_dim in_channels latent_height latent_width fps vae_stride_t '
              'frames_per_chunk window_frames freq_dim').split()
+_MAX_INT = 2 ** 20   # no field of any real model comes near; a typo like 1e30 does
 
 def _check(ok, field, rule):
     if not ok: raise ValueError(f'VideoMLAConfig.{field}: {rule}')
@@ -70,15 +71,36 @@ def _wan_axis_pairs(head_dim):
     c = head_dim // 2
     return (c - 2 * (c // 3), c // 3, c // 3)
 
+# %% ../nbs/00_config.ipynb #dcbb2822
+def _is_int(v, lo: int, hi: int | None = None) -> bool:
+    "An int (a bool is not one) in [lo, hi]."
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+
+def _is_number(v, lo: float, hi: float, lo_open=False, hi_open=False) -> bool:
+    "A finite int or float (not a bool, not a string) in the range."
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): return False
+    return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+
+def _ints3(v) -> bool:
+    return isinstance(v, tuple) and len(v) == 3 and all(_is_int(x, 1, _MAX_INT) for x in v)
+
+# %% ../nbs/00_config.ipynb #66697e60
 def _validate_types(c):
     for f in _POSITIVE:
         v = getattr(c, f)
-        ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
-        _check(ok, f, f'must be a positive int, got {v!r}')
+        _check(_is_int(v, 1, _MAX_INT), f, f'must be a positive int <= {_MAX_INT}, got {v!r}')
     for f in ('sink_frames', 'cond_dim'):
         v = getattr(c, f)
-        _check(isinstance(v, int) and v >= 0, f, f'must be an int >= 0, got {v!r}')
-    for f in ('rope_theta', 'eps'): _check(getattr(c, f) > 0, f, 'must be > 0')
+        _check(_is_int(v, 0, _MAX_INT), f, f'must be an int in [0, {_MAX_INT}], got {v!r}')
+    _check(_is_number(c.rope_theta, 1, 1e12), 'rope_theta',
+           f'must be a finite number in [1, 1e12], got {c.rope_theta!r}')
+    _check(_is_number(c.eps, 0, 0.1, lo_open=True), 'eps',
+           f'must be a finite number in (0, 0.1], got {c.eps!r}')
+    for f in ('rope_pairs', 'patch_size'):
+        _check(_ints3(getattr(c, f)), f, f'must be three ints >= 1 (a tuple for the (t, h, w) '
+               f'axes), got {getattr(c, f)!r}')
+    _check(c.freq_dim % 2 == 0, 'freq_dim',
+           f'must be even (half sines, half cosines), got {c.freq_dim}')
     _check(c.attention in ('mla', 'dense'), 'attention',
            f"must be 'mla' or 'dense', got {c.attention!r}")
 
@@ -183,12 +205,14 @@ def kv_scalars_per_token(cfg: VideoMLAConfig, attention: Attention,
                          n_kv_heads: int | None = None,  # GQA's KV heads (default n_heads // 4)
                          ) -> int:
     "Numbers one self-attention layer caches per token."
+    if not isinstance(cfg, VideoMLAConfig):
+        raise ValueError(f'cfg: must be a VideoMLAConfig, got {type(cfg).__name__}')
     if attention == 'dense': return 2 * cfg.n_heads * cfg.head_dim
     if attention == 'mqa': return 2 * cfg.head_dim
     if attention == 'mla': return cfg.kv_lora_rank + cfg.qk_rope_head_dim
     if attention == 'gqa':
         g = max(1, cfg.n_heads // 4) if n_kv_heads is None else n_kv_heads
-        if not (isinstance(g, int) and 1 <= g <= cfg.n_heads and cfg.n_heads % g == 0):
+        if not (_is_int(g, 1, cfg.n_heads) and cfg.n_heads % g == 0):
             raise ValueError(f'n_kv_heads: must divide n_heads={cfg.n_heads}, got {g!r}')
         return 2 * g * cfg.head_dim
     raise ValueError(f"attention: must be one of 'dense', 'gqa', 'mqa', 'mla', got {attention!r}")
@@ -197,20 +221,25 @@ def kv_scalars_per_token(cfg: VideoMLAConfig, attention: Attention,
 def kv_cache_bytes(cfg: VideoMLAConfig, attention: Attention, n_tokens: int,
                    dtype: torch.dtype = torch.bfloat16, n_kv_heads: int | None = None) -> int:
     "Exact bytes of the self-attention cache of `n_tokens` tokens over all `cfg.n_layers` layers."
-    if not (isinstance(n_tokens, int) and n_tokens >= 0):
+    if not _is_int(n_tokens, 0):
         raise ValueError(f'n_tokens: must be an int >= 0, got {n_tokens!r}')
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f'dtype: must be a torch.dtype, got {dtype!r}')
     itemsize = torch.empty((), dtype=dtype).element_size()
     return n_tokens * cfg.n_layers * kv_scalars_per_token(cfg, attention, n_kv_heads) * itemsize
 
 # %% ../nbs/00_config.ipynb #c027
 def latent_frames(cfg: VideoMLAConfig, seconds: float) -> int:
     "Latent frames in `seconds` of video: F = round(seconds * fps) + 1, 1 + ceil((F - 1) / stride)."
-    if not seconds >= 0: raise ValueError(f'seconds: must be >= 0, got {seconds!r}')
+    if not _is_number(seconds, 0, 1e9):
+        raise ValueError(f'seconds: must be a finite number in [0, 1e9], got {seconds!r}')
+    if not isinstance(cfg, VideoMLAConfig):
+        raise ValueError(f'cfg: must be a VideoMLAConfig, got {type(cfg).__name__}')
     n_frames = round(seconds * cfg.fps) + 1
     return 1 + math.ceil((n_frames - 1) / cfg.vae_stride_t)
 
 def _check_frames(n):
-    if not (isinstance(n, int) and n >= 0):
+    if not _is_int(n, 0):
         raise ValueError(f'n_latent_frames: must be an int >= 0, got {n!r}')
 
 def cache_frames(cfg: VideoMLAConfig, n_latent_frames: int,

@@ -11,6 +11,8 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
+from .config import _is_int, _is_number
+
 # %% auto #0
 __all__ = ['KINDS', 'SQUARE_HALF', 'TRIANGLE_R', 'BACKGROUNDS', 'PALETTE', 'COLOUR_NAMES', 'shape_extents', 'shape_sdf',
            'coverage', 'composite', 'visibility', 'render_scene', 'bounce', 'make_background', 'TinyWorld',
@@ -177,14 +179,16 @@ def _colour_name(c):
     i = int((PALETTE - c).abs().sum(1).argmin())
     return COLOUR_NAMES[i] if torch.equal(PALETTE[i], c) else 'custom'
 
-def _check_range(fn, name, r, lowest):
-    if not (isinstance(r, (tuple, list)) and len(r) == 2 and lowest <= r[0] <= r[1]):
-        raise ValueError(f'{fn}: {name} must be a pair (low, high) with {lowest} <= low <= high, '
-                         f'got {r!r}')
+def _check_range(fn, name, r, lowest, highest=1e6):
+    ok = isinstance(r, (tuple, list)) and len(r) == 2
+    ok = ok and all(_is_number(x, lowest, highest) for x in r) and r[0] <= r[1]
+    if not ok:
+        raise ValueError(f'{fn}: {name} must be a pair (low, high) of numbers with '
+                         f'{lowest} <= low <= high <= {highest:g}, got {r!r}')
 
-def _check_int(fn, name, v, lowest):
-    if not isinstance(v, int) or isinstance(v, bool) or v < lowest:
-        raise ValueError(f'{fn}: {name} must be an int >= {lowest}, got {v!r}')
+def _check_int(fn, name, v, lowest, highest=2 ** 40):
+    if not _is_int(v, lowest, highest):
+        raise ValueError(f'{fn}: {name} must be an int >= {lowest} (and <= {highest}), got {v!r}')
 
 # %% ../nbs/08_data.ipynb #c029
 def _bounds(self:TinyWorld) -> tuple:
@@ -201,15 +205,15 @@ TinyWorld.bounds, TinyWorld.motion = _bounds, _motion
 # %% ../nbs/08_data.ipynb #c031
 def _check_world_args(n_objects, height, width, size_range, speed_range, fps, background, seed):
     fn = 'make_world'
-    _check_int(fn, 'seed', seed, 0)
+    _check_int(fn, 'seed', seed, 0, 2 ** 63 - 1)
     _check_int(fn, 'n_objects', n_objects, 1)
     if n_objects > len(PALETTE):
         raise ValueError(f'{fn}: n_objects must be <= {len(PALETTE)} '
                          '(one distinct palette colour each), '
                          f'got {n_objects}')
-    _check_int(fn, 'height', height, 16)
-    _check_int(fn, 'width', width, 16)
-    _check_int(fn, 'fps', fps, 1)
+    _check_int(fn, 'height', height, 16, 4096)
+    _check_int(fn, 'width', width, 16, 4096)
+    _check_int(fn, 'fps', fps, 1, 1000)
     _check_range(fn, 'size_range', size_range, 1.5)
     _check_range(fn, 'speed_range', speed_range, 1e-3)
     if speed_range[1] > 4:
@@ -258,7 +262,7 @@ def _frames(self:TinyWorld,
            ) -> Tensor:  # (3, n_frames, H, W) float32 in [-1, 1]
     "Render frames start .. start + n_frames - 1."
     _check_int('TinyWorld.frames', 'start', start, 0)
-    _check_int('TinyWorld.frames', 'n_frames', n_frames, 1)
+    _check_int('TinyWorld.frames', 'n_frames', n_frames, 1, 10 ** 5)
     pos, _ = self.motion(torch.arange(start, start + n_frames))            # (F, n, 2)
     draw = lambda p: render_scene(self.background, self.kinds, self.sizes, self.colours, p)
     return torch.cat([draw(pos[i:i + 8])
@@ -266,7 +270,7 @@ def _frames(self:TinyWorld,
 
 def _stream(self:TinyWorld, n_frames: int, chunk: int = 24, start: int = 0) -> Iterator[Tensor]:
     "Yield frames start .. start + n_frames - 1 as (3, <= chunk, H, W) pieces."
-    _check_int('TinyWorld.stream', 'chunk', chunk, 1)
+    _check_int('TinyWorld.stream', 'chunk', chunk, 1, 10 ** 5)
     _check_int('TinyWorld.stream', 'n_frames', n_frames, 1)
     for s in range(start, start + n_frames, chunk):
         yield self.frames(s, min(chunk, start + n_frames - s))
@@ -290,7 +294,7 @@ class WorldTruth:
 def _truth(self:TinyWorld, start: int = 0, n_frames: int = 1) -> WorldTruth:
     "Ground truth of frames start .. start + n_frames - 1."
     _check_int('TinyWorld.truth', 'start', start, 0)
-    _check_int('TinyWorld.truth', 'n_frames', n_frames, 1)
+    _check_int('TinyWorld.truth', 'n_frames', n_frames, 1, 10 ** 5)
     t = torch.arange(start, start + n_frames)
     pos, vel = self.motion(t)
     vis = visibility(coverage(self.kinds, self.sizes, pos, self.height, self.width))
@@ -317,7 +321,7 @@ class TinyWorldDataset(torch.utils.data.Dataset):
                  max_start: int = 1024,  # clips start at a random frame in [0, max_start]
                  **world_kw):  # to make_world: height, width, size_range, speed_range, fps, ...
         _check_int('TinyWorldDataset', 'n_clips', n_clips, 1)
-        _check_int('TinyWorldDataset', 'n_frames', n_frames, 1)
+        _check_int('TinyWorldDataset', 'n_frames', n_frames, 1, 10 ** 5)
         _check_int('TinyWorldDataset', 'max_start', max_start, 0)
         one = isinstance(n_objects, int) and not isinstance(n_objects, bool)
         self.objects = (n_objects, n_objects) if one else n_objects

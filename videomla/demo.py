@@ -4,19 +4,22 @@
 
 # %% ../nbs/12_demo.ipynb #c003
 from __future__ import annotations
-import math, os, struct, time
+import math, os, time
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import Tensor
 
-# raw bytes without numpy (a runtime install has no numpy)
-from .weights import _tensor_bytes
+from .checkpoint import (STAGES, check_device, check_writable, load_checkpoint,
+                                 read_checkpoint_meta, resolve_checkpoint)
+from .config import _is_int
+from .data import make_world
+from .rollout import rollout
 
 # %% auto #0
-__all__ = ['gif_palette', 'quantize', 'lzw_encode', 'GifWriter', 'PeakMemory', 'load_model', 'stream_video', 'compare',
-           'demo_summary', 'demo']
+__all__ = ['gif_palette', 'quantize', 'GifWriter', 'PeakMemory', 'load_model', 'stream_video', 'compare', 'demo_summary', 'demo']
 
 # %% ../nbs/12_demo.ipynb #c006
 _LEVELS = (6, 7, 6)   # RGB levels of the palette cube: 252 colours; the last 4 entries are black
@@ -34,81 +37,65 @@ def quantize(frames: Tensor,  # (F, 3, H, W) float in [-1, 1]
     "Nearest colour of the palette cube for every pixel (per channel: round to the nearest level)."
     if frames.ndim != 4 or frames.shape[1] != 3:
         raise ValueError(f'quantize: frames must be (F, 3, H, W), got {tuple(frames.shape)}')
-    if not (isinstance(scale, int) and scale >= 1):
-        raise ValueError(f'quantize: scale must be an int >= 1, got {scale!r}')
+    if not _is_int(scale, 1, 256):
+        raise ValueError(f'quantize: scale must be an int in [1, 256], got {scale!r}')
     x = ((frames.float().clamp(-1, 1) + 1) / 2)                          # (F, 3, H, W) in [0, 1]
     lv = torch.tensor(_LEVELS, device=x.device).view(1, 3, 1, 1)
     q = (x * (lv - 1)).round().long()                                    # level per channel
     idx = (q[:, 0] * _LEVELS[1] + q[:, 1]) * _LEVELS[2] + q[:, 2]        # (F, H, W)
     return idx.repeat_interleave(scale, 1).repeat_interleave(scale, 2).to(torch.uint8).cpu()
 
-# %% ../nbs/12_demo.ipynb #c010
-def lzw_encode(indices: bytes) -> bytes:
-    "GIF-flavoured variable-width LZW of 8-bit palette indices."
-    clear, end = 256, 257
-    table, nxt, width = {bytes([i]): i for i in range(256)}, 258, 9
-    out, acc, nbits = bytearray(), 0, 0
-    def emit(code):
-        nonlocal acc, nbits
-        acc |= code << nbits; nbits += width
-        while nbits >= 8: out.append(acc & 255); acc >>= 8; nbits -= 8
-    emit(clear)
-    w = b''
-    for b in indices:
-        wc = w + bytes([b])
-        if wc in table: w = wc; continue
-        emit(table[w])
-        if nxt < 4096:
-            table[wc] = nxt; nxt += 1
-            if nxt > (1 << width) and width < 12: width += 1
-        else:
-            emit(clear); table, nxt, width = {bytes([i]): i for i in range(256)}, 258, 9
-        w = bytes([b])
-    if w: emit(table[w])
-    emit(end)
-    if nbits: out.append(acc & 255)
-    return bytes(out)
-
 # %% ../nbs/12_demo.ipynb #c011
 class GifWriter:
-    "Append frames to an animated GIF; the file is a complete, valid GIF after every frame."
-    def __init__(self, path, height: int, width: int, fps: float = 8.0):
-        if not all(isinstance(n, int) and 0 < n < 65536 for n in (height, width)):
+    "Frames to an animated GIF (Pillow) that is replaced whole, so it is always a complete file."
+    def __init__(self, path, height: int, width: int, fps: float = 8.0,
+                 every_s: float = 1.0):  # rewrite the file at most this often (and when closed)
+        ok = lambda n: isinstance(n, int) and not isinstance(n, bool) and 0 < n < 65536
+        if not (ok(height) and ok(width)):
             raise ValueError(f'GifWriter: height and width must be ints in 1..65535, '
                              f'got {height!r}, {width!r}')
-        if not fps > 0: raise ValueError(f'GifWriter: fps must be > 0, got {fps!r}')
-        self.path, self.height, self.width, self.n_frames = Path(path), height, width, 0
-        self.delay = max(1, round(100 / fps))                            # centiseconds per frame
-        self.f = open(self.path, 'wb')
-        screen = struct.pack('<HHBBB', width, height, 0xF7, 0, 0)   # 0xF7: global palette, 256
-        self.f.write(b'GIF89a' + screen + bytes(_tensor_bytes(gif_palette())))
-        self.f.write(b'\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00')       # loop forever
-        self._finish()
+        num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not (num(fps) and 0 < fps <= 100):
+            raise ValueError(f'GifWriter: fps must be a number in (0, 100], got {fps!r}')
+        if not (num(every_s) and every_s >= 0):
+            raise ValueError(f'GifWriter: every_s must be a number >= 0, got {every_s!r}')
+        self.path, self.height, self.width, self.every_s = Path(path), height, width, every_s
+        self.duration = 10 * max(2, round(100 / fps))        # ms per frame, whole centiseconds
+        self.palette = gif_palette().flatten().tolist()
+        self.frames, self.closed, self.written, self.t_write, self.cost = [], False, 0, 0.0, 0.0
 
-    def _finish(self):
-        "Write the trailer, flush, and step back over it so the next frame overwrites it."
-        self.f.write(b'\x3B'); self.f.flush(); self.f.seek(-1, os.SEEK_CUR)
+    @property
+    def n_frames(self) -> int: return len(self.frames)
 
 # %% ../nbs/12_demo.ipynb #c012
 def _add(self: GifWriter, idx: Tensor):  # (H, W) uint8 palette indices
-    "Append one frame of palette indices."
-    if self.f.closed: raise ValueError(f'GifWriter.add: {self.path} is closed')
+    "Append one frame of palette indices; the file is rewritten if it is due."
+    if self.closed: raise ValueError(f'GifWriter.add: {self.path} is closed')
     if idx.shape != (self.height, self.width) or idx.dtype != torch.uint8:
         raise ValueError(f'GifWriter.add: idx must be uint8 ({self.height}, {self.width}), '
                          f'got {idx.dtype} {tuple(idx.shape)}')
-    data = lzw_encode(bytes(_tensor_bytes(idx)))
-    # graphic control (the delay), then the image descriptor and 8-bit LZW codes in sub-blocks
-    block = bytearray(b'\x21\xF9\x04\x04' + struct.pack('<H', self.delay) + b'\x00\x00')
-    block += b'\x2C' + struct.pack('<HHHHB', 0, 0, self.width, self.height, 0) + b'\x08'
-    for i in range(0, len(data), 255): block += bytes([len(data[i:i + 255])]) + data[i:i + 255]
-    self.f.write(bytes(block + b'\x00')); self.n_frames += 1
-    self._finish()
+    im = Image.frombytes('P', (self.width, self.height), idx.contiguous().cpu().numpy().tobytes())
+    im.putpalette(self.palette); self.frames.append(im)
+    due = self.every_s and max(self.every_s, 10 * self.cost)   # <= ~10% of the time writing
+    if self.written == 0 or time.perf_counter() - self.t_write >= due: self.write()
+
+def _write(self: GifWriter):
+    "Write every frame so far to a temporary file beside the GIF, then rename it over the GIF."
+    if not self.frames or self.written == len(self.frames): return
+    t0, tmp = time.perf_counter(), self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp')
+    try:
+        self.frames[0].save(tmp, format='GIF', save_all=True, append_images=self.frames[1:],
+                            duration=self.duration, loop=0, optimize=False)
+        os.replace(tmp, self.path)
+    finally: tmp.unlink(missing_ok=True)
+    self.written, self.t_write = len(self.frames), time.perf_counter()
+    self.cost = self.t_write - t0
 
 def _close(self: GifWriter):
-    "Close the file (it is already complete)."
-    if not self.f.closed: self.f.close()
+    "Write what is not on disk yet; later `add`s are refused."
+    if not self.closed: self.closed = True; self.write()
 
-GifWriter.add, GifWriter.close = _add, _close
+GifWriter.add, GifWriter.write, GifWriter.close = _add, _write, _close
 GifWriter.__enter__ = lambda self: self
 GifWriter.__exit__ = lambda self, *exc: self.close()
 
@@ -154,18 +141,20 @@ class PeakMemory:
 
 # %% ../nbs/12_demo.ipynb #c019
 def load_model(checkpoint: str | Path,  # shipped name ('dense', 'mla-svd', 'mla-random') or a path
-               device='cpu') -> torch.nn.Module:
-    "A trained model from a checkpoint, loaded without unpickling (09_train's safetensors format)."
-    from videomla.train import STAGES, checkpoint_path, load_checkpoint
-    path = checkpoint_path(checkpoint) if str(checkpoint) in STAGES else Path(checkpoint)
-    if not path.is_file():
-        raise ValueError(f'checkpoint: no such file {str(path)!r} (shipped names: {STAGES})')
+               device='cpu',
+               attention: str | None = None,  # if given: the model the file must hold
+              ) -> torch.nn.Module:
+    "A trained model from a checkpoint, loaded without unpickling (06a_checkpoint's format)."
+    path = resolve_checkpoint(checkpoint)
+    held = read_checkpoint_meta(path)['config'].attention
+    if attention is not None and held != attention:
+        raise ValueError(f'attention: {attention!r} asked for, but checkpoint {str(checkpoint)!r} '
+                         f'holds a {held!r} model (pass attention={held!r})')
     return load_checkpoint(path, device=device).eval()
 
 # %% ../nbs/12_demo.ipynb #c020
 def _prompt(model, seed: int, device) -> Tensor:  # (1, F_c, C, H, W)
     "The first chunk of the tiny world drawn from `seed`, in the model's layout."
-    from videomla.data import make_world
     c = model.cfg
     w = make_world(seed, height=c.latent_height, width=c.latent_width, fps=c.fps)
     x = w.frames(0, c.frames_per_chunk)                                  # (3, F_c, H, W)
@@ -177,6 +166,25 @@ def _n_chunks(model, seconds: float) -> int:
     c = model.cfg
     return max(1, math.ceil(seconds * c.fps / c.frames_per_chunk) - 1)
 
+# %% ../nbs/12_demo.ipynb #4f119cd1
+def _check_demo_args(seconds, attention, out, device, seed, compare_seconds) -> tuple:
+    "Every argument of `demo`, checked before any work: (torch.device, output Path)."
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    for name, v in (('seconds', seconds), ('compare_seconds', compare_seconds)):
+        if not (num(v) and 0 < v <= 86400):
+            raise ValueError(f'{name}: must be a number of seconds in (0, 86400], got {v!r}')
+    if attention not in ('mla', 'dense'):
+        raise ValueError(f"attention: must be 'mla' or 'dense', got {attention!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ValueError(f'seed: must be an int in [0, 2**63), got {seed!r}')
+    return check_device(device), check_writable(out, 'out')
+
+def _unmeasured(models: dict, video: dict, attention: str) -> dict:
+    "The comparison of a run stopped early: only the rendering model's speed is known."
+    return {k: dict(frames_per_s=video['frames_per_s'] if k == attention else float('nan'),
+                    cache_bytes=m.new_cache(1).nbytes(), peak_bytes=None)
+            for k, m in models.items()}
+
 # %% ../nbs/12_demo.ipynb #c021
 def stream_video(model,  # a trained `CausalVideoDiT` (eval mode)
                  out,  # path of the GIF to write
@@ -187,7 +195,9 @@ def stream_video(model,  # a trained `CausalVideoDiT` (eval mode)
                  on_chunk=None,  # called with the chunk's index after each generated chunk
                 ) -> dict:
     "Roll `model` out from the world of `seed` into the GIF `out`, frame by frame; Ctrl-C ends it."
-    from videomla.rollout import rollout
+    _check_demo_args(seconds, 'mla', out, 'cpu', seed, 1.0)
+    if not _is_int(scale, 1, 256):
+        raise ValueError(f'scale: must be an int in [1, 256], got {scale!r}')
     c, dev = model.cfg, model.patch_embedding.weight.device
     prompt, cache, n = _prompt(model, seed, dev), model.new_cache(1), _n_chunks(model, seconds)
     made, interrupted, t0 = 0, False, time.perf_counter()
@@ -209,7 +219,6 @@ def stream_video(model,  # a trained `CausalVideoDiT` (eval mode)
 # %% ../nbs/12_demo.ipynb #c026b
 def _rollout_once(m, seconds: float, seed: int) -> tuple:  # (frames generated, cache bytes)
     "One untimed, silent rollout of `seconds` from the world of `seed`, with a fresh cache."
-    from videomla.rollout import rollout
     dev = m.patch_embedding.weight.device
     prompt, n = _prompt(m, seed, dev), _n_chunks(m, seconds)
     cache = m.new_cache(1)                                   # inside: the cache is part of the peak
@@ -226,10 +235,11 @@ def compare(models: dict,  # {'dense': model, 'mla': model}
             repeats: int = 2,  # timed runs per model; the best one counts
            ) -> dict:
     "Frames/s (best of `repeats`, models alternating), cache bytes and peak tensor memory."
-    if not (isinstance(repeats, int) and repeats >= 1):
-        raise ValueError(f'repeats: must be an int >= 1, got {repeats!r}')
-    if not (isinstance(seconds, (int, float)) and seconds > 0):
-        raise ValueError(f'seconds: must be > 0, got {seconds!r}')
+    if not _is_int(repeats, 1, 1000):
+        raise ValueError(f'repeats: must be an int in [1, 1000], got {repeats!r}')
+    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+            and math.isfinite(seconds) and 0 < seconds <= 86400):
+        raise ValueError(f'seconds: must be a number of seconds in (0, 86400], got {seconds!r}')
     out = {name: dict(frames_per_s=0.0, cache_bytes=0, peak_bytes=None) for name in models}
     for _ in range(repeats):
         for name, m in models.items():
@@ -279,17 +289,16 @@ def demo(seconds: float = 60.0,  # length of the video, the prompt chunk include
          compare_seconds: float = 5.0,  # length of the side-by-side dense vs VideoMLA measurement
          progress: bool = True) -> dict:
     "Stream a rollout of the trained tiny model into a GIF; measure dense vs VideoMLA in one run."
-    if attention not in ('mla', 'dense'):
-        raise ValueError(f"attention: must be 'mla' or 'dense', got {attention!r}")
-    if not seconds > 0: raise ValueError(f'seconds: must be > 0, got {seconds!r}')
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'device: {device!r} asked for but CUDA is not available')
-    models = {'dense': load_model('dense', device), 'mla': load_model('mla-svd', device)}
-    if checkpoint is not None: models[attention] = load_model(checkpoint, device)
+    dev, out = _check_demo_args(seconds, attention, out, device, seed, compare_seconds)
+    models = {'dense': load_model('dense', dev), 'mla': load_model('mla-svd', dev)}
+    if checkpoint is not None: models[attention] = load_model(checkpoint, dev, attention)
     video = stream_video(models[attention], out, seconds, seed, progress=progress)
-    if not video['interrupted']: cmp = compare(models, min(compare_seconds, seconds), seed)
-    else:   # stopped early: no side-by-side run, only the rendering model's speed is known
-        cmp = {k: dict(frames_per_s=video['frames_per_s'] if k == attention else float('nan'),
-                       cache_bytes=m.new_cache(1).nbytes(), peak_bytes=None)
-               for k, m in models.items()}
-    return dict(video=video, compare=cmp, text=demo_summary(video, cmp, attention))
+    stopped, cmp = video['interrupted'], None
+    if not stopped:
+        try: cmp = compare(models, min(compare_seconds, seconds), seed)
+        except KeyboardInterrupt: stopped = True
+    if stopped: cmp = _unmeasured(models, video, attention)
+    text = demo_summary(video, cmp, attention)
+    if stopped and not video['interrupted']:
+        text += '\n(interrupted: the side-by-side measurement was cut short; the GIF is complete)'
+    return dict(video=video, compare=cmp, interrupted=stopped, text=text)

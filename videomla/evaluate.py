@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .config import _is_int, _is_number
 from .data import render_scene, shape_extents
 
 # %% auto #0
@@ -40,12 +41,14 @@ class EvalConfig:
         for f in ('fg_threshold', 'max_residual', 'min_area', 'tau_colour', 'tau_size',
                   'tau_background',
                   'move_px', 'tau_accel', 'tau_excess'):
-            if not getattr(self, f) > 0:
-                raise ValueError(f'EvalConfig.{f}: must be > 0, got {getattr(self, f)!r}')
-        if not (isinstance(self.stride, int) and self.stride >= 1):
-            raise ValueError(f'EvalConfig.stride: must be an int >= 1, got {self.stride!r}')
-        if not self.wall_margin >= 0:
-            raise ValueError(f'EvalConfig.wall_margin: must be >= 0, got {self.wall_margin!r}')
+            if not _is_number(getattr(self, f), 0, 1e6, lo_open=True):
+                raise ValueError(f'EvalConfig.{f}: must be a finite number in (0, 1e6], '
+                                 f'got {getattr(self, f)!r}')
+        if not _is_int(self.stride, 1, 1000):
+            raise ValueError(f'EvalConfig.stride: must be an int in [1, 1000], got {self.stride!r}')
+        if not _is_number(self.wall_margin, 0, 1e6):
+            raise ValueError(f'EvalConfig.wall_margin: must be a finite number in [0, 1e6], '
+                             f'got {self.wall_margin!r}')
 
 # %% ../nbs/10_evaluate.ipynb #c009
 def unmix(frames: Tensor,  # (3, T, H, W) video
@@ -293,6 +296,11 @@ def evaluate_horizons(frames: Tensor,  # (3, T, H, W) or (1, 3, T, H, W) generat
                       ecfg: EvalConfig = EvalConfig(),
                      ) -> dict:  # {'short', 'long', 'all'}: each as evaluate_video returns
     "Scores of the first and the last seconds of a long video, and of all of it."
+    for name, v in (('short_seconds', short_seconds), ('long_seconds', long_seconds)):
+        if not _is_number(v, 0, 1e6, lo_open=True):
+            raise ValueError(f'{name}: must be a finite number of seconds > 0, got {v!r}')
+    if fps is not None and not _is_int(fps, 1, 1000):
+        raise ValueError(f'fps: must be an int in [1, 1000] or None, got {fps!r}')
     stats = frame_stats(frames, truth, ecfg)
     T, fps = stats['present'].shape[0], fps or getattr(truth, 'fps', 8)
     n_short, n_long = round(short_seconds * fps), round(long_seconds * fps)

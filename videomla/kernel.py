@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['latent_attention_ref', 'attention_costs', 'latent_attention', 'native_half_dtype', 'flex_block_mask',
-           'latent_attention_flex', 'decompressed_attention', 'absorbed_attention', 'latent_attention_path']
+           'latent_attention_flex', 'latent_attention_sdpa', 'decompressed_attention', 'absorbed_attention',
+           'latent_attention_path']
 
 # %% ../nbs/04_kernel.ipynb #c004
 import contextlib, functools, math, types, warnings
@@ -464,12 +465,14 @@ def latent_attention(q_lat: Tensor,  # (B, S, H, C) absorbed NoPE queries
                      interpret: bool = False,  # run the Triton kernel in the interpreter (a CPU)
                      impl: Literal['triton', 'flex'] = 'triton',  # the fast path to use
                     ) -> Tensor:  # (B, S, H, C) in q_lat's dtype
-    "Absorbed latent attention: Triton kernel or FlexAttention where one runs, else the reference."
+    "Absorbed latent attention: the Triton kernel or FlexAttention where one runs, else SDPA / ref."
     S, T = q_lat.shape[1], c_kv.shape[1]
     _check_mask_args(q_frame, k_frame, frames_per_chunk, mask, S, T, sink_frames, window_frames)
     args = (q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale)
     frames = (q_frame, k_frame, frames_per_chunk, sink_frames, window_frames, mask)
     if not _fast_path_runs(q_lat, q_rope, c_kv, k_rope, interpret, impl):
+        unmasked = q_frame is None and mask is None
+        if unmasked and _sdpa_runs(q_lat, q_rope, c_kv, k_rope): return latent_attention_sdpa(*args)
         return latent_attention_ref(*args, *frames)
     if impl == 'flex': return latent_attention_flex(*args, *frames)
     cos_k, sin_k = cos_k.float().contiguous(), sin_k.float().contiguous()  # maybe the model's dtype
@@ -565,6 +568,30 @@ def latent_attention_flex(q_lat: Tensor, q_rope: Tensor,  # (B, S, H, C), (B, S,
     o = _flex(q, k, c_kv[:, None], block_mask=block_mask, scale=scale,
               kernel_options=kernel_options)                        # (B, 1, S * H, C)
     return o.reshape(B, S, H, C)
+
+# %% ../nbs/04_kernel.ipynb #4ae77355
+def _sdpa_runs(q_lat, q_rope, c_kv, k_rope) -> bool:
+    "Whether the SDPA form may serve an unmasked call: no gradient to compute, not float64."
+    grads = torch.is_grad_enabled() and any(t.requires_grad for t in (q_lat, q_rope, c_kv, k_rope))
+    return not grads and q_lat.dtype != torch.float64
+
+def latent_attention_sdpa(q_lat: Tensor, q_rope: Tensor,  # (B, S, H, C), (B, S, H, R) queries
+                          c_kv: Tensor, k_rope: Tensor,  # (B, T, C), (B, T, R) the cache
+                          cos_k: Tensor, sin_k: Tensor,  # (T, R/2) the keys' rotation
+                          scale: float,  # 1 / sqrt(qk_nope_head_dim + qk_rope_head_dim)
+                         ) -> Tensor:  # (B, S, H, C) in q_lat's dtype
+    "Unmasked absorbed latent attention through SDPA: packed rows, k = v = [c_kv, RoPE(k_R)]."
+    (B, S, H, C), T, R = q_lat.shape, c_kv.shape[1], q_rope.shape[-1]
+    if q_rope.shape[:3] != (B, S, H) or c_kv.shape != (B, T, C) or k_rope.shape != (B, T, R):
+        raise ValueError(f'latent_attention_sdpa: shapes disagree: q_lat {tuple(q_lat.shape)}, '
+                         f'q_rope {tuple(q_rope.shape)}, c_kv {tuple(c_kv.shape)}, '
+                         f'k_rope {tuple(k_rope.shape)}')
+    k_rot = apply_rope(k_rope, cos_k.to(k_rope.dtype), sin_k.to(k_rope.dtype))       # (B, T, R)
+    q = torch.cat([q_lat, q_rope], -1).reshape(B, 1, S * H, C + R)   # one head, rows s * H + h
+    k = torch.cat([c_kv, k_rot], -1)[:, None]                         # (B, 1, T, C + R)
+    # subtle: v = k, so every width agrees and the flash CPU kernel runs; keep the first C
+    o = F.scaled_dot_product_attention(q, k, k, scale=scale)          # (B, 1, S * H, C + R)
+    return o[..., :C].reshape(B, S, H, C)
 
 # %% ../nbs/04_kernel.ipynb #c061
 def decompressed_attention(q_nope: Tensor,  # (B, S, H, Dn) per-head NoPE queries

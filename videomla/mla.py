@@ -8,6 +8,7 @@ import math
 from typing import Callable, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import VideoMLAConfig
@@ -96,9 +97,18 @@ def _check_table(fn: str, name: str, cos: Tensor, sin: Tensor, n: int, half: int
 
 def _check_positions(x: Tensor, positions: Tensor):
     "Self-attention positions: one (t, y, x) row per token of x."
+    if not isinstance(x, Tensor) or x.ndim != 3:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f'self_attend: x must be (B, S, dim), got {got}')
     if positions.shape != (x.shape[1], 3):
         raise ValueError(f'self_attend: positions must be (S, 3) = ({x.shape[1]}, 3), '
                          f'got {tuple(positions.shape)}')
+
+def _check_width(fn: str, x: Tensor, dim: int):
+    "Query or context tokens: (B, S, dim), the model width (else the matmul fails, less clearly)."
+    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != dim:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f'{fn}: x must be (B, S, dim) = (B, S, {dim}), the model width; got {got}')
 
 # %% ../nbs/02_mla.ipynb #c017
 class DenseAttention(nn.Module):
@@ -114,6 +124,7 @@ class DenseAttention(nn.Module):
 
     def kv(self, x: Tensor) -> tuple:  # (B, T, E) -> k (B, T, H, D) unrotated, v (B, T, H, D)
         "What a token writes to the dense cache: per-head keys (normalised, before RoPE), values."
+        _check_width('DenseAttention.kv', x, self.cfg.dim)
         k = self.norm_k(self.k(x)).unflatten(-1, (self.n_heads, self.head_dim))
         return k, self.v(x).unflatten(-1, (self.n_heads, self.head_dim))
 
@@ -126,6 +137,7 @@ def _dense_forward(self: DenseAttention, x: Tensor,  # (B, S, E) query tokens
                    mask: Tensor | None = None,  # (S, T) bool, True = visible; None = all visible
                   ) -> Tensor:  # (B, S, E)
     "Dense attention of the query tokens over a cached context."
+    _check_width('DenseAttention', x, self.cfg.dim)
     (B, S, _), H, D = x.shape, self.n_heads, self.head_dim
     if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (H, D):
         raise ValueError(f'DenseAttention: k and v must be (B, T, {H}, {D}), '
@@ -165,10 +177,15 @@ class LatentAttention(nn.Module):
         self.wv_b = nn.Linear(C, H * self.v_dim, bias=False)                             # W^V_up
         self.wo = nn.Linear(H * self.v_dim, E)                                  # W^O (bias kept)
         self.scale = (self.nope + R) ** -0.5
+        self._weights_cache = None        # (weights version, matrices) of inference_weights()
 
     def kv_latent(self, x: Tensor) -> tuple:  # (B, T, E) -> c_kv (B, T, C), k_R (B, T, R)
         "What a token writes to the cache: normalised latent, unrotated RoPE key (Eqs. 1, 5)."
-        return self.kv_norm(self.wkv_a(x)), self.wk_rope(x)
+        _check_width('LatentAttention.kv_latent', x, self.cfg.dim)
+        if torch.is_grad_enabled(): return self.kv_norm(self.wkv_a(x)), self.wk_rope(x)
+        both = F.linear(x, self.inference_weights()['w_kv'])     # (B, T, C + R): one matmul
+        c_kv, k_R = both.split([self.cfg.kv_lora_rank, self.rope], -1)
+        return self.kv_norm(c_kv), k_R
 
 # %% ../nbs/02_mla.ipynb #c027
 def _latent_queries(self: LatentAttention, x: Tensor,  # (B, S, E)
@@ -187,8 +204,7 @@ LatentAttention.queries = _latent_queries
 def _check_context(self: LatentAttention, x: Tensor, c_kv: Tensor, k_R: Tensor):
     "Shapes of the query tokens and the cached context."
     C, R = self.cfg.kv_lora_rank, self.rope
-    if x.ndim != 3 or x.shape[-1] != self.cfg.dim:
-        raise ValueError(f'LatentAttention: x must be (B, S, {self.cfg.dim}), got {tuple(x.shape)}')
+    _check_width('LatentAttention', x, self.cfg.dim)
     B, T = x.shape[0], c_kv.shape[1] if c_kv.ndim == 3 else -1
     if c_kv.shape != (B, T, C) or k_R.shape != (B, T, R):
         raise ValueError(f'LatentAttention: c_kv must be (B, T, {C}) and k_R (B, T, {R}), '
@@ -253,18 +269,50 @@ def _value_absorption(self: LatentAttention) -> Tensor:  # (H, E, C)
 LatentAttention.score_absorption = _score_absorption
 LatentAttention.value_absorption = _value_absorption
 
+# %% ../nbs/02_mla.ipynb #b6a2d37f
+def _weights_version(self: LatentAttention) -> tuple:
+    "Identifies the current weights: every parameter's storage, in-place version, dtype, device."
+    return tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
+
+def _inference_weights(self: LatentAttention) -> dict:
+    "Absorbed and fused matrices for inference, rebuilt only when the weights change."
+    key = self._weights_version()
+    if self._weights_cache is None or self._weights_cache[0] != key:
+        H, C, E = self.n_heads, self.cfg.kv_lora_rank, self.cfg.dim
+        with torch.no_grad():                        # subtle: a cached copy must not hold a graph
+            A = self.score_absorption()                                                # (H, Q, C)
+            w_q = torch.cat([A.transpose(1, 2).flatten(0, 1), self.wq_b_rope.weight])  # (H(C+R), Q)
+            w_o = self.value_absorption().transpose(0, 1).reshape(E, H * C)            # (E, H*C)
+            w_kv = torch.cat([self.wkv_a.weight, self.wk_rope.weight])                 # (C + R, E)
+        self._weights_cache = key, dict(w_q=w_q, w_o=w_o, w_kv=w_kv)
+    return self._weights_cache[1]
+
+LatentAttention._weights_version = _weights_version
+LatentAttention.inference_weights = _inference_weights
+
 # %% ../nbs/02_mla.ipynb #c038
 def _absorbed_queries(self: LatentAttention, x: Tensor,  # (B, S, E)
                       cos_q: Tensor, sin_q: Tensor,  # (S, R/2)
                      ) -> tuple:  # q_lat (B, S, H, C), q_rope (B, S, H, R) rotated
     "Absorbed NoPE queries A_h^T c_q and rotated positional queries."
-    c_q, q_rope = self.queries(x, cos_q, sin_q)
-    return torch.einsum('bsq,hqc->bshc', c_q, self.score_absorption()), q_rope
+    if torch.is_grad_enabled():                      # training: A_h from the weights, every call
+        c_q, q_rope = self.queries(x, cos_q, sin_q)
+        return torch.einsum('bsq,hqc->bshc', c_q, self.score_absorption()), q_rope
+    _check_table('LatentAttention', 'cos_q/sin_q', cos_q, sin_q, x.shape[1], self.rope // 2)
+    H, C, R = self.n_heads, self.cfg.kv_lora_rank, self.rope
+    c_q = self.q_norm(self.wq_a(x))                                                 # (B, S, Q)
+    q = F.linear(c_q, self.inference_weights()['w_q'])           # (B, S, H*(C + R)): one matmul
+    q_lat, q_rope = q.split([H * C, H * R], -1)
+    q_rope = q_rope.unflatten(-1, (H, R))                                         # (B, S, H, R)
+    return q_lat.unflatten(-1, (H, C)), apply_rope(q_rope, cos_q[:, None], sin_q[:, None])
 
 def _absorbed_output(self: LatentAttention, o_lat: Tensor) -> Tensor:  # (B, S, H, C) -> (B, S, E)
     "Output projection of latent-space head outputs: sum_h B_h o_lat_h + b_O."
-    return torch.einsum('bshc,hec->bse', o_lat, self.value_absorption()) + self.wo.bias
+    if torch.is_grad_enabled():
+        return torch.einsum('bshc,hec->bse', o_lat, self.value_absorption()) + self.wo.bias
+    return F.linear(o_lat.flatten(-2), self.inference_weights()['w_o'], self.wo.bias)
 
+# %% ../nbs/02_mla.ipynb #4a4dcf60
 def _absorbed(self: LatentAttention, x: Tensor, cos_q: Tensor, sin_q: Tensor, c_kv: Tensor,
               k_R: Tensor, cos_k: Tensor, sin_k: Tensor, mask: Tensor | None = None,
               attend: Callable | None = None) -> Tensor:  # (B, S, E)

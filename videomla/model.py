@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import VideoMLAConfig
+from .config import VideoMLAConfig, _is_int
 from .rope import (apply_rope, compute_dtype, dense_rope_freqs, rope_cos_sin,
                            shared_rope_freqs, video_positions)
 from .mla import DenseAttention, LatentAttention, RMSNorm, chunk_mask
@@ -237,7 +237,7 @@ CausalVideoDiT.encode_condition = _encode_condition
 def chunk_context(cfg: VideoMLAConfig, n_frames: int, chunk: int) -> Tensor:
     "Frames visible to the queries of `chunk` in a clip, in slot order (read from chunk_mask)."
     Fc = cfg.frames_per_chunk
-    if not (isinstance(chunk, int) and 0 <= chunk < n_frames // Fc):
+    if not _is_int(chunk, 0, n_frames // Fc - 1):
         raise ValueError(f'chunk: must be an int in [0, {n_frames // Fc}), got {chunk!r}')
     frames = torch.arange(n_frames)
     first = frames[chunk * Fc:chunk * Fc + 1]                         # one query frame of the chunk
@@ -324,7 +324,7 @@ def batch_split(attend: Callable,  # like latent_attention: (q_lat, q_rope, c_kv
                 max_numel: int = 2 ** 31 - 1,  # largest tensor one call may see
                ) -> Callable:
     "Wrap `attend` so no call sees a tensor of more than `max_numel` elements (splits the batch)."
-    if not (isinstance(max_numel, int) and max_numel >= 1):
+    if not _is_int(max_numel, 1):
         raise ValueError(f'batch_split: max_numel must be an int >= 1, got {max_numel!r}')
     def run(q_lat, q_rope, c_kv, k_rope, cos_k, sin_k, scale, **kw):
         per_video = max(t[0].numel() for t in (q_lat, q_rope, c_kv, k_rope))

@@ -10,7 +10,9 @@ from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
+from .config import _is_int, _is_number
 from .model import CausalVideoDiT
 
 # %% auto #0
@@ -22,8 +24,9 @@ def flow_sigmas(shift: float = 5.0,  # s: > 1 moves levels towards high noise
                 n_train_steps: int = 1000,  # training levels
                ) -> Tensor:  # (n_train_steps,) float64, from 1 down to about 0.005 at s = 5
     "Self-Forcing's levels: sigma = linspace(1, 0, n+1)[:-1] -> s sigma / (1 + (s-1) sigma)."
-    if not shift > 0: raise ValueError(f'shift: must be > 0, got {shift!r}')
-    if not (isinstance(n_train_steps, int) and n_train_steps >= 1):
+    if not _is_number(shift, 0, 1e3, lo_open=True):
+        raise ValueError(f'shift: must be a finite number in (0, 1000], got {shift!r}')
+    if not _is_int(n_train_steps, 1):
         raise ValueError(f'n_train_steps: must be an int >= 1, got {n_train_steps!r}')
     sigma = torch.linspace(1, 0, n_train_steps + 1, dtype=torch.float64)[:-1]
     return shift * sigma / (1 + (shift - 1) * sigma)
@@ -37,8 +40,11 @@ def denoising_timesteps(steps: Sequence[int] = DEFAULT_STEPS,  # few-step list, 
                        # (K,) float64 warped timesteps; sigma = timesteps / n_train_steps
                        ) -> Tensor:
     "Warp a few-step list through the shifted table: t_k = n sigma'[n - step_k] (Self-Forcing's)."
+    if not isinstance(steps, (list, tuple)):
+        raise ValueError(f'steps: must be strictly decreasing ints in [1, {n_train_steps}], '
+                         f'got {steps!r}')
     st, n = list(steps), n_train_steps
-    valid = st and all(isinstance(k, int) and 1 <= k <= n for k in st)
+    valid = st and all(_is_int(k, 1, n) for k in st)
     if not valid or any(a <= b for a, b in zip(st, st[1:])):
         raise ValueError(f'steps: must be strictly decreasing ints in [1, {n}], got {steps!r}')
     return n * flow_sigmas(shift, n)[n - torch.tensor(st)]
@@ -100,35 +106,14 @@ def denoise_chunk(model: CausalVideoDiT,
     cache.commit()
     return x0
 
-# %% ../nbs/07_rollout.ipynb #c024
-class _Bar:
-    "A tiny stand-in for tqdm: one stderr line 'desc: i/n chunks, s elapsed', redrawn <= 10 / s."
-    def __init__(self, total: int, desc: str):
-        self.total, self.desc, self.n, self.t0, self.shown = total, desc, 0, time.perf_counter(), 0.
-    def update(self, n: int = 1):
-        self.n += n
-        now = time.perf_counter()
-        if now - self.shown >= 0.1 or self.n >= self.total: self.shown = now; self._draw(now)
-    def _draw(self, now):
-        sys.stderr.write(f'\r{self.desc}: {self.n}/{self.total} chunks, {now - self.t0:.1f} s')
-        sys.stderr.flush()
-    def close(self): sys.stderr.write('\n'); sys.stderr.flush()
-
-class _NoBar:
-    def update(self, n: int = 1): pass
-    def close(self): pass
-
 # %% ../nbs/07_rollout.ipynb #c025
 def progress_bar(total: int,  # chunks to come
                  enabled: bool = True,  # False: no output at all
-                 desc: str = 'rollout'):
-    "A progress bar with update(n) and close(): tqdm if it is installed, else a tiny built-in one."
-    if not (isinstance(total, int) and total >= 0):
+                 desc: str = 'rollout') -> tqdm:
+    "A tqdm.auto bar over chunks: a widget in notebooks, a bar with rate and ETA in terminals."
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         raise ValueError(f'progress_bar: total must be an int >= 0, got {total!r}')
-    if not enabled: return _NoBar()
-    try: from tqdm.auto import tqdm
-    except ImportError: return _Bar(total, desc)
-    return tqdm(total=total, desc=desc, unit='chunk')
+    return tqdm(total=total, desc=desc, unit='chunk', disable=not enabled)
 
 # %% ../nbs/07_rollout.ipynb #c028
 def rollout(model: CausalVideoDiT,
@@ -145,6 +130,8 @@ def rollout(model: CausalVideoDiT,
            ) -> Iterator[Tensor]:  # yields (batch_size, F_c, C, H, W) clean latent chunks, in order
     "Chunk-by-chunk few-step sampling (Self-Forcing): yields each chunk; memory stays constant."
     sigma = _check_rollout_args(model, n_latent_frames, batch_size, cond, prefix, context_sigma)
+    if not _is_int(seed, 0, 2 ** 63 - 1):
+        raise ValueError(f'seed: must be an int >= 0, got {seed!r}')
     cache = model.new_cache(batch_size) if cache is None else cache
     model._check_cache(cache, batch_size)
     with torch.no_grad(): cross_kv = model.encode_condition(cond)         # once per prompt
@@ -176,16 +163,16 @@ def _commit_prefix(model, cache, prefix, cross_kv):
 def _check_rollout_args(model, n_latent_frames, batch_size, cond, prefix, context_sigma) -> float:
     "Check a rollout's arguments at once (a generator would only complain at its first `next`)."
     Fc = model.cfg.frames_per_chunk
-    if not (isinstance(n_latent_frames, int) and n_latent_frames > 0 and n_latent_frames % Fc == 0):
+    if not (_is_int(n_latent_frames, 1) and n_latent_frames % Fc == 0):
         raise ValueError(f'n_latent_frames: must be a positive multiple of frames_per_chunk={Fc}, '
                          f'got {n_latent_frames!r}')
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f'batch_size: must be an int >= 1, got {batch_size!r}')
+    if not _is_int(batch_size, 1, 4096):
+        raise ValueError(f'batch_size: must be an int in [1, 4096], got {batch_size!r}')
     if cond is not None and cond.shape[0] != batch_size:
         raise ValueError(f'cond: batch {cond.shape[0]} != batch_size={batch_size}')
     if prefix is not None: _check_prefix(model, prefix, batch_size)
     sigma = model.context_sigma if context_sigma is None else context_sigma
-    if not (isinstance(sigma, (int, float)) and 0 <= sigma < 1):
+    if not _is_number(sigma, 0, 1, hi_open=True):
         raise ValueError(f'context_sigma: must be a number in [0, 1), got {sigma!r}')
     return float(sigma)
 

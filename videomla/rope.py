@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .config import VideoMLAConfig, _wan_axis_pairs
+from .config import VideoMLAConfig, _MAX_INT, _is_int, _is_number, _wan_axis_pairs
 
 # %% auto #0
 __all__ = ['wan_axis_freqs', 'dense_rope_freqs', 'shared_rope_freqs', 'shared_rope_channels', 'video_positions',
@@ -15,8 +15,8 @@ __all__ = ['wan_axis_freqs', 'dense_rope_freqs', 'shared_rope_freqs', 'shared_ro
 
 # %% ../nbs/03_rope3d.ipynb #c007
 def _check_int(v, fn, name, minimum=0):
-    if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-        raise ValueError(f'{fn}: {name} must be an int >= {minimum}, got {v!r}')
+    if not _is_int(v, minimum, _MAX_INT):
+        raise ValueError(f'{fn}: {name} must be an int in [{minimum}, {_MAX_INT}], got {v!r}')
 
 # %% ../nbs/03_rope3d.ipynb #c008
 def wan_axis_freqs(head_dim: int,  # per-head width d_h (even); 128 in Wan-1.3B
@@ -26,7 +26,9 @@ def wan_axis_freqs(head_dim: int,  # per-head width d_h (even); 128 in Wan-1.3B
     _check_int(head_dim, 'wan_axis_freqs', 'head_dim', 2)
     if head_dim % 2:
         raise ValueError(f'wan_axis_freqs: head_dim must be even (pairs rotate), got {head_dim}')
-    if not theta > 0: raise ValueError(f'wan_axis_freqs: theta must be > 0, got {theta!r}')
+    if not _is_number(theta, 1, 1e12):
+        raise ValueError(f'wan_axis_freqs: theta must be a finite number in [1, 1e12], '
+                         f'got {theta!r}')
     dims = [2 * p for p in _wan_axis_pairs(head_dim)]  # (44, 42, 42) at d_h = 128
     return tuple(float(theta) ** (-torch.arange(0, a, 2, dtype=torch.float64) / a) for a in dims)
 
@@ -57,8 +59,9 @@ def video_positions(frames: int,  # frames (latent frames, or slots of a context
     "Integer (t, y, x) of a (frames, height, width) token grid, row-major, t from `frame_offset`."
     for name, v in (('frames', frames), ('height', height), ('width', width)):
         _check_int(v, 'video_positions', name)
-    if not isinstance(frame_offset, int) or isinstance(frame_offset, bool):
-        raise ValueError(f'video_positions: frame_offset must be an int, got {frame_offset!r}')
+    if not _is_int(frame_offset, -2 ** 40, 2 ** 40):
+        raise ValueError(f'video_positions: frame_offset must be an int in [-2**40, 2**40], '
+                         f'got {frame_offset!r}')
     t = torch.arange(frames, device=device) + frame_offset
     y, x = torch.arange(height, device=device), torch.arange(width, device=device)
     return torch.stack(torch.meshgrid(t, y, x, indexing='ij'), -1).reshape(-1, 3)  # (F*H*W, 3)
