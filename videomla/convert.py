@@ -391,20 +391,23 @@ def _write_all(ckpt, w, cfg, init, dtype, seed, progress) -> list:
 # %% ../nbs/14_convert.ipynb #b32d97d0
 _CLI_DTYPES = {'bf16': torch.bfloat16, 'fp32': torch.float32, 'fp16': torch.float16}
 
-def _seed_flag(s: str) -> int:
-    "argparse type of --seed: an int in [0, 2**63)."
-    try: v = int(s)
-    except ValueError: v = -1
-    if not 0 <= v < 2 ** 63:
-        raise argparse.ArgumentTypeError(f'expected an int in [0, 2**63), got {s!r}')
-    return v
+def _int_flag(lo: int, hi: int, rule: str):
+    "An argparse type: an int in [lo, hi), else an error that states `rule`."
+    def parse(s: str) -> int:
+        try: v = int(s)
+        except ValueError: v = lo - 1
+        if not lo <= v < hi: raise argparse.ArgumentTypeError(f'expected {rule}, got {s!r}')
+        return v
+    return parse
+_seed_flag = _int_flag(0, 2 ** 63, 'an int in [0, 2**63)')
 
 def add_convert_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The arguments of `videomla convert` (also used by the `videomla` command's subparser)."
     p.add_argument('src', metavar='WAN_PATH',
                    help='Wan2.1 checkpoint: .safetensors, its .index.json, or their folder')
     p.add_argument('out', metavar='OUT', help='the VideoMLA checkpoint to write (.safetensors)')
-    p.add_argument('--rank', type=int, default=None, help="d_c, the latent rank (default: 192)")
+    p.add_argument('--rank', type=_int_flag(1, 2 ** 20, 'an int in [1, 2**20)'), default=None,
+                   help='d_c, the latent rank (default: 192)')
     p.add_argument('--init', choices=('svd', 'random'), default='svd', help='latent layer init')
     p.add_argument('--dtype', choices=sorted(_CLI_DTYPES), default='bf16', help='written dtype')
     p.add_argument('--config', default=None,
