@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #c003
 from __future__ import annotations
-import argparse, math, sys
+import argparse, math, os, sys
 from pathlib import Path
 
 import torch
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == 'memory': return _run_memory(p, args)
         if args.command == 'demo': return _run_demo(args)
         return args.func(args)
+    except BrokenPipeError:   # the reader left early (`videomla memory | head -2`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 0
     except (ValueError, OSError, FloatingPointError) as e:
         sys.stderr.write(f"{name}: error: {' '.join(str(e).split())}\n"); return 2
     except KeyboardInterrupt:
@@ -132,6 +134,7 @@ def _kept(args) -> str:
         return f'{args.out} is untouched (the new checkpoint is written beside it, then renamed)'
     return 'nothing was written'
 
+# %% ../nbs/90_cli.ipynb #df87ecf4
 def _run_memory(p, args) -> int:
     given = (('window_frames', args.window), ('sink_frames', args.sink))
     try: cfg = PRESETS[args.preset](**{k: v for k, v in given if v is not None})
