@@ -16,12 +16,12 @@ from .config import VideoMLAConfig, kv_cache_bytes
 from .model import CausalVideoDiT
 from .data import clip_batch, clip_seed
 from .checkpoint import FORMAT, read_checkpoint_meta
-from .train import sample_sigmas, teacher_forcing_forward
+from .train import (Degrade, StepLoss, _positive_float, _positive_int, _seed, _unit_float,
+                            _unit_interval, lr_at, shard_batch, step_batch, tf_loss, train_step)
 
 # %% auto #0
-__all__ = ['shard_numel', 'param_counts', 'memory_per_gpu', 'global_batch', 'shard_batch', 'tf_loss', 'TeacherForcing',
-           'shard_model', 'train_step', 'setup', 'load_sharded', 'save_distributed', 'load_distributed',
-           'train_distributed', 'main']
+__all__ = ['shard_numel', 'param_counts', 'memory_per_gpu', 'shard_model', 'setup', 'load_sharded', 'save_distributed',
+           'load_distributed', 'train_distributed', 'main']
 
 # %% ../nbs/15_scale.ipynb #12c7db42
 def _meta_model(cfg: VideoMLAConfig) -> CausalVideoDiT:
@@ -65,61 +65,13 @@ def memory_per_gpu(cfg: VideoMLAConfig, n_gpus: int = 8, batch_per_gpu: int = 1,
     return rows + [dict(part='total', bytes=sum(r['bytes'] for r in rows),
                         GB=_gb(sum(r['bytes'] for r in rows)), how='')]
 
-# %% ../nbs/15_scale.ipynb #06d2a665
-def global_batch(cfg: VideoMLAConfig, batch_size: int, n_frames: int, seed: int, step: int,
-                 shift: float = 5.0, dtype: torch.dtype = torch.float32, **data_kw) -> tuple:
-    "Step `step`'s x0 (B, F, C, H, W), sigma (B, F) and eps: each clip drawn from its own seed."
-    x0 = clip_batch(batch_size, n_frames, seed=clip_seed(seed, 2 * step), **data_kw).transpose(1, 2)
-    sig, eps = [], []
-    for i in range(batch_size):   # subtle: a generator per clip: any split of the batch draws alike
-        g = torch.Generator().manual_seed(clip_seed(clip_seed(seed, 2 * step + 1), i))
-        sig.append(sample_sigmas(1, n_frames // cfg.frames_per_chunk, g, shift))
-        eps.append(torch.randn(x0.shape[1:], generator=g))
-    sigma = torch.cat(sig).repeat_interleave(cfg.frames_per_chunk, 1)                # (B, F)
-    return x0.to(dtype), sigma, torch.stack(eps).to(dtype)
-
-def shard_batch(batch: tuple, rank: int, world: int) -> tuple:
-    "This rank's contiguous share of every tensor of a global batch."
-    B = batch[0].shape[0]
-    if B % world: raise ValueError(f'batch_size: {B} clips do not split over {world} processes')
-    n = B // world
-    return tuple(t[rank * n:(rank + 1) * n] for t in batch)
-
 # %% ../nbs/15_scale.ipynb #520623d2
-def tf_loss(model: CausalVideoDiT, x0: Tensor, sigma: Tensor, eps: Tensor,
-            cond: Tensor | None = None) -> Tensor:  # () mean squared velocity error
-    "Teacher-forcing flow matching with given noise: x_t = (1 - sigma) x0 + sigma eps."
-    s = sigma.to(x0.dtype)[..., None, None, None]                                # (B, F, 1, 1, 1)
-    v = teacher_forcing_forward(model, x0, (1 - s) * x0 + s * eps, 1000 * sigma, cond)
-    return (v - (eps - x0)).square().mean()
-
-class TeacherForcing(nn.Module):
-    "The teacher-forcing loss as a module around the model: what FSDP2's root unit wraps."
-    def __init__(self, model: CausalVideoDiT):
-        super().__init__(); self.model = model
-    def forward(self, x0, sigma, eps, cond=None): return tf_loss(self.model, x0, sigma, eps, cond)
-
-def shard_model(model: CausalVideoDiT, mp_policy=None) -> TeacherForcing:
+def shard_model(model: CausalVideoDiT, mp_policy=None) -> StepLoss:
     "FSDP2: every block its own unit, then the loss module (embeddings, head) as the root."
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
     mp = mp_policy or MixedPrecisionPolicy()
     for blk in model.blocks: fully_shard(blk, mp_policy=mp)
-    return fully_shard(TeacherForcing(model), mp_policy=mp)
-
-# %% ../nbs/15_scale.ipynb #a072bd8d
-def train_step(model: nn.Module,  # TeacherForcing, sharded (shard_model) or not
-               opt: torch.optim.Optimizer, batch: tuple,  # the global batch (global_batch)
-               grad_clip: float = 1.0, rank: int = 0, world: int = 1) -> float:
-    "One AdamW step on this rank's share of the global batch; the global batch's mean loss."
-    dev = next(model.parameters()).device
-    loss = model(*(t.to(dev) for t in shard_batch(batch, rank, world)))
-    opt.zero_grad(set_to_none=True)
-    loss.backward()                                    # FSDP2 reduce-scatters the mean gradient
-    if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    opt.step()
-    out = loss.detach().clone()
-    if world > 1: dist.all_reduce(out); out /= world
-    return float(out)
+    return fully_shard(StepLoss(model, tf_loss), mp_policy=mp)
 
 # %% ../nbs/15_scale.ipynb #eb51c1f6
 def _free_port() -> int:
@@ -142,7 +94,7 @@ def setup(backend: str | None = None) -> tuple:  # (rank, world, device)
 
 # %% ../nbs/15_scale.ipynb #9d4f04f2
 def load_sharded(init, device, dtype: torch.dtype = torch.float32,
-                 mp_policy=None) -> TeacherForcing:  # e.g. bf16 compute over float32 shards
+                 mp_policy=None) -> StepLoss:  # e.g. bf16 compute over float32 shards
     "A checkpoint's model built on meta, sharded, then filled shard by shard from its file."
     from safetensors import safe_open
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
@@ -151,7 +103,7 @@ def load_sharded(init, device, dtype: torch.dtype = torch.float32,
     model.to_empty(device=device)                       # each rank allocates its shards only
     full = {}                                           # only rank 0 reads; it broadcasts
     if dist.get_rank() == 0:
-        with safe_open(init, 'pt') as f:                # 'model.*' = TeacherForcing's own names
+        with safe_open(init, 'pt') as f:                # 'model.*' = StepLoss's own names
             full = {k: f.get_tensor(k).to(dtype) for k in f.keys() if k.startswith('model.')}
     o = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
     set_model_state_dict(model, full, options=o)
@@ -182,7 +134,7 @@ def _full_state(model, opt) -> tuple:
             for k, v in st.items()}
     return msd, flat, osd['param_groups']
 
-def save_distributed(model: TeacherForcing, opt, path, step: int, args: dict):
+def save_distributed(model: StepLoss, opt, path, step: int, args: dict):
     "Gather model and optimizer to one safetensors file, written by rank 0 (every rank calls it)."
     from safetensors.torch import save_file
     msd, flat, groups = _full_state(model, opt)
@@ -196,7 +148,7 @@ def save_distributed(model: TeacherForcing, opt, path, step: int, args: dict):
     dist.barrier()
 
 # %% ../nbs/15_scale.ipynb #f1f3d864
-def load_distributed(model: TeacherForcing, opt, path) -> dict:
+def load_distributed(model: StepLoss, opt, path) -> dict:
     "Put a gathered checkpoint back into a sharded model and its optimizer; returns its meta."
     from safetensors import safe_open
     from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
@@ -218,15 +170,29 @@ def _local_numel(model: nn.Module) -> int:
     "Parameter elements this rank holds (its DTensor shards)."
     return sum((p.to_local() if hasattr(p, 'to_local') else p).numel() for p in model.parameters())
 
-def _loop(model, opt, out, step, steps, stop_after, interval, batch_fn, grad_clip, args) -> list:
+def _loop(model, opt, out, step, steps, stop_after, batch_fn, a: dict) -> list:
+    "Steps until `steps` (or `stop_after` more): 09's lr schedule, `train_step`, checkpoints."
     rank, world, start, losses = dist.get_rank(), dist.get_world_size(), step, []
     while step < steps and (stop_after is None or step - start < stop_after):
-        losses.append(train_step(model, opt, batch_fn(step), grad_clip, rank, world)); step += 1
-        if step % interval == 0 or step == steps or step - start == stop_after:
-            save_distributed(model, opt, out, step, args)
-        if rank == 0 and args.get('progress', True):
+        for group in opt.param_groups:
+            group['lr'] = lr_at(step, a['lr'], steps, a['warmup'], a['lr_final'])
+        losses.append(train_step(model, opt, batch_fn(step), a['grad_clip'], rank, world))
+        step += 1
+        if step % a['interval'] == 0 or step == steps or step - start == stop_after:
+            save_distributed(model, opt, out, step, a)
+        if rank == 0 and a['progress']:
             sys.stderr.write(f'videomla distributed: step {step}/{steps}, loss {losses[-1]:.4f}\n')
     return losses
+
+def _resume(model, opt, out, args: dict) -> int:
+    "The step `out` holds, loaded into model and opt; refused if it was trained with other args."
+    was = load_distributed(model, opt, out)
+    skip = ('progress', 'interval')                    # how a run reports, not what it computes
+    if diff := {k: (was['train_args'].get(k), v) for k, v in args.items()
+                if k not in skip and was['train_args'].get(k) != v}:
+        raise ValueError(f'--out: {Path(out).name} was trained with other arguments '
+                         f'(file, now): {diff}')
+    return was['step']
 
 # %% ../nbs/15_scale.ipynb #d69794af
 def train_distributed(out,  # the resumable checkpoint (gathered, one safetensors file)
@@ -235,20 +201,24 @@ def train_distributed(out,  # the resumable checkpoint (gathered, one safetensor
                       cfg: VideoMLAConfig | None = None,  # a fresh model's config (default: tiny)
                       batch_size: int = 4,  # clips per step in all, split over the processes
                       n_frames: int = 6, lr: float = 1e-3, grad_clip: float = 1.0, seed: int = 0,
+                      warmup: int = 20, lr_final: float = 0.1, shift: float = 5.0,  # as train's
+                      context_noise: float = 0.0, degrade: Degrade | None = None,  # as train's
                       interval: int = 10,  # steps between checkpoints
                       stop_after: int | None = None,  # end this launch after so many steps
                       dtype: torch.dtype = torch.float32, progress: bool = True) -> dict:
-    "Teacher-forcing training with FSDP2 over the process group; resumes from `out`."
+    "09_train's teacher forcing with FSDP2 over the process group; resumes from `out`."
     rank, world, device = setup()
     dtype, mp = _precision(dtype)
     model = (load_sharded(init, device, dtype, mp) if init is not None
              else _fresh_sharded(cfg or VideoMLAConfig.tiny(), seed, device, dtype, mp))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
-    args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, grad_clip=grad_clip, seed=seed,
-                progress=progress)
-    step, t0 = (load_distributed(model, opt, out)['step'] if Path(out).exists() else 0), time.time()
-    batch_fn = lambda i: global_batch(model.model.cfg, batch_size, n_frames, seed, i, dtype=dtype)
-    losses = _loop(model, opt, out, step, steps, stop_after, interval, batch_fn, grad_clip, args)
+    a = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, grad_clip=grad_clip, seed=seed,
+             warmup=warmup, lr_final=lr_final, shift=shift, context_noise=context_noise,
+             degrade=degrade and asdict(degrade), interval=interval, progress=progress)
+    step, t0 = (_resume(model, opt, out, a) if Path(out).exists() else 0), time.time()
+    batch_fn = lambda i: step_batch(model.model.cfg, i, seed, batch_size, n_frames, shift,
+                                    context_noise, degrade, dtype=dtype)
+    losses = _loop(model, opt, out, step, steps, stop_after, batch_fn, a)
     numel = torch.tensor(_local_numel(model)); dist.all_reduce(numel, dist.ReduceOp.MAX)
     return dict(step=step + len(losses), losses=losses, world=world, shard_numel=int(numel),
                 seconds=round(time.time() - t0, 2))
@@ -256,21 +226,35 @@ def train_distributed(out,  # the resumable checkpoint (gathered, one safetensor
 # %% ../nbs/15_scale.ipynb #7eeb5320
 _DT = dict(fp32=torch.float32, fp64=torch.float64, bf16=torch.bfloat16)
 
-def main(argv: list | None = None) -> int:
-    "`python -m videomla.distributed` / `torchrun ... -m videomla.distributed`: train, print JSON."
+def _parser() -> argparse.ArgumentParser:
+    "The flags, each checked by argparse with its rule (train's parsers: one-line errors)."
     p = argparse.ArgumentParser(prog='videomla distributed', description=train_distributed.__doc__)
     p.add_argument('--out', required=True, help='resumable checkpoint (.safetensors)')
-    p.add_argument('--steps', type=int, required=True, help='total optimizer steps')
+    p.add_argument('--steps', type=_positive_int, required=True, help='total optimizer steps')
     p.add_argument('--init', default=None, help='start from this videomla checkpoint')
-    for flag, kind, d in (('--batch-size', int, 4), ('--n-frames', int, 6), ('--lr', float, 1e-3),
-                          ('--seed', int, 0), ('--interval', int, 10), ('--stop-after', int, None)):
+    for flag, kind, d in (('--batch-size', _positive_int, 4), ('--n-frames', _positive_int, 6),
+                          ('--lr', _positive_float, 1e-3), ('--seed', _seed, 0),
+                          ('--warmup', _seed, 20), ('--lr-final', _unit_interval, 0.1),
+                          ('--context-noise', _unit_float, 0.0), ('--interval', _positive_int, 10),
+                          ('--stop-after', _positive_int, None)):
         p.add_argument(flag, type=kind, default=d)
+    for flag in ('--fade-p', '--fade-min', '--blur-p'):   # any of them: degraded context
+        p.add_argument(flag, type=_unit_interval, default=None)
     p.add_argument('--dtype', choices=sorted(_DT), default='fp32')
     p.add_argument('--quiet', action='store_true')
-    a = p.parse_args(argv)
+    return p
+
+# %% ../nbs/15_scale.ipynb #602497bb
+def main(argv: list | None = None) -> int:
+    "`python -m videomla.distributed` / `torchrun ... -m videomla.distributed`: train, print JSON."
+    a = _parser().parse_args(argv)
+    deg = {k: getattr(a, k) for k in ('fade_p', 'fade_min', 'blur_p') if getattr(a, k) is not None}
+    if a.init is not None and not Path(a.init).is_file():
+        raise FileNotFoundError(f'--init: no such file {a.init}')
     r = train_distributed(a.out, a.steps, a.init, None, a.batch_size, a.n_frames, a.lr, seed=a.seed,
-                          interval=a.interval, stop_after=a.stop_after, dtype=_DT[a.dtype],
-                          progress=not a.quiet)
+                          warmup=a.warmup, lr_final=a.lr_final, context_noise=a.context_noise,
+                          degrade=Degrade(**deg) if deg else None, interval=a.interval,
+                          stop_after=a.stop_after, dtype=_DT[a.dtype], progress=not a.quiet)
     if dist.get_rank() == 0: print(json.dumps(r))
     dist.barrier()                   # subtle: no rank tears gloo down while another still talks
     dist.destroy_process_group()
@@ -279,7 +263,9 @@ def main(argv: list | None = None) -> int:
 # %% ../nbs/15_scale.ipynb #e7b4bd82
 #| eval: false
 if __name__ == '__main__':
-    code = main()
+    try: code = main()
+    except (ValueError, OSError) as e:              # bad input: one line, as `videomla` does
+        print(f'videomla distributed: error: {e}', file=sys.stderr); code = 2
     sys.stdout.flush(); sys.stderr.flush()
     # subtle: gloo's threads can abort the interpreter's exit ('terminate called without an active
     # exception') after a clean run; the run is over and written, so leave without the teardown

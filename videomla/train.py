@@ -34,9 +34,10 @@ from .evaluate import frame_stats
 from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade', 'flow_matching_loss',
-           'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video', 'degrade_context',
-           'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'train', 'bidirectional_forward',
+__all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade', 'tf_batch', 'tf_loss',
+           'flow_matching_loss', 'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video',
+           'degrade_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'StepLoss',
+           'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch', 'bd_loss',
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
            'add_train_parser', 'run_train']
 
@@ -123,6 +124,42 @@ class Degrade:
                 raise ValueError(f'Degrade.{k}: must be a number in [0, 1], got {v!r}')
 
 # %% ../nbs/09_train.ipynb #19ba2549
+def tf_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
+             generator: torch.Generator | None = None,  # for sigma and the noise
+             frames_per_chunk: int = 3, shift: float = 5.0,
+             context_noise: float = 0.0,  # context chunks noised to a level ~ U(0, context_noise)
+             degrade: Degrade | None = None,  # fade / blur the context chunks (needs `background`)
+             background: Tensor | None = None,  # (B, C, H, W) each clip's static background
+            ) -> tuple:  # x0, sigma (B, F) float64, eps, ctx (B, F, C, H, W), t_ctx (B, F) float64
+    "Every random draw of a teacher-forcing step, in a fixed order: the noise, then the context's."
+    _number('tf_batch', 'context_noise', context_noise, 0, 1, hi_open=True)
+    B, Fr, Fc = x0.shape[0], x0.shape[1], frames_per_chunk
+    sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)  # (B, F) float64
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    ctx, t_ctx = x0, torch.zeros(B, Fr, dtype=torch.float64)
+    if context_noise > 0:  # drawn after eps: same draws as before
+        s_c = context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)
+        s_c = s_c.repeat_interleave(Fc, 1)  # (B, F)
+        e_c = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    if degrade is not None:  # drawn last: same draws as before
+        ctx = degrade_context(x0, background, degrade, Fc, generator)
+    if context_noise > 0:
+        # (B, F, C, H, W), (B, F)
+        ctx, t_ctx = renoise(ctx, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c
+    return x0, sigma, eps, ctx, t_ctx
+
+# %% ../nbs/09_train.ipynb #8cd5cc44
+def tf_loss(model: CausalVideoDiT, x0: Tensor, sigma: Tensor, eps: Tensor,  # tf_batch's draws
+            ctx: Tensor | None = None, t_ctx: Tensor | None = None,  # None: the clean clip, t = 0
+            cond: Tensor | None = None,  # (B, L, cond_dim) if cfg.cond_dim > 0
+           ) -> Tensor:  # () mean squared error of the velocity
+    "Teacher-forcing flow matching on given draws: x_t = (1 - sigma) x0 + sigma eps, v = eps - x0."
+    s = sigma.to(x0.dtype)[..., None, None, None]  # (B, F, 1, 1, 1)
+    xt = (1 - s) * x0 + s * eps
+    ctx, t_ctx = x0 if ctx is None else ctx, 0.0 if t_ctx is None else t_ctx
+    v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
+    return (v - (eps - x0)).square().mean()
+
 def flow_matching_loss(
         model: CausalVideoDiT,
         x0: Tensor,  # (B, F, C, H, W) clean clips
@@ -135,24 +172,10 @@ def flow_matching_loss(
     "Rectified-flow teacher-forcing loss: x_t = (1 - sigma) x0 + sigma eps per chunk, v = eps - x0."
     if not 0 <= context_noise < 1:
         raise ValueError(f'context_noise: must be in [0, 1), got {context_noise!r}')
-    B, Fr = model._check_video(x0, 'x0')
-    Fc = model.cfg.frames_per_chunk
-    sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)  # (B, F) float64
-    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    s = sigma.to(x0.dtype)[..., None, None, None]  # (B, F, 1, 1, 1)
-    xt = (1 - s) * x0 + s * eps
-    ctx, t_ctx = x0, 0.0
-    if context_noise > 0:  # drawn after eps: same draws as before
-        s_c = context_noise * torch.rand(B, Fr // Fc, generator=generator, dtype=torch.float64)
-        s_c = s_c.repeat_interleave(Fc, 1)  # (B, F)
-        e_c = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    if degrade is not None:  # drawn last: same draws as before
-        ctx = degrade_context(x0, background, degrade, Fc, generator)
-    if context_noise > 0:
-        # (B, F, C, H, W), (B, F)
-        ctx, t_ctx = renoise(ctx, e_c, s_c.to(x0)[..., None, None, None]), 1000 * s_c
-    v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, t_context=t_ctx)
-    return (v - (eps - x0)).square().mean()
+    model._check_video(x0, 'x0')
+    batch = tf_batch(x0, generator, model.cfg.frames_per_chunk, shift, context_noise, degrade,
+                     background)
+    return tf_loss(model, *batch)
 
 # %% ../nbs/09_train.ipynb #ad75f1cc
 from .checkpoint import (FORMAT, STAGES, _check_state, _config_json, _load_into,
@@ -416,26 +439,69 @@ def _train_log(model, opt, avg, st: dict, losses: list, ckpt_path, args: dict):
         save_checkpoint(model, ckpt_path, optimizer=opt, ema=avg, **st, train_args=args,
                         hardware=hardware())
 
+# %% ../nbs/09_train.ipynb #6711c505
+class StepLoss(nn.Module):
+    "A loss as a module around the model: `StepLoss(model, tf_loss)(*batch)` is the batch's loss."
+    def __init__(self, model: nn.Module, loss_fn):  # loss_fn(model, *batch) -> () tensor
+        super().__init__(); self.model, self.loss_fn = model, loss_fn
+    def forward(self, *batch): return self.loss_fn(self.model, *batch)
+
+def shard_batch(batch: tuple, rank: int, world: int) -> tuple:
+    "This rank's contiguous share of every tensor of a global batch (other entries as they are)."
+    B = batch[0].shape[0]
+    if B % world: raise ValueError(f'batch_size: {B} clips do not split over {world} processes')
+    n = B // world
+    return tuple(t[rank * n:(rank + 1) * n] if isinstance(t, Tensor) else t for t in batch)
+
+def train_step(model: nn.Module,  # a StepLoss, sharded by FSDP2 (15_scale) or not
+               opt: torch.optim.Optimizer, batch: tuple,  # the global batch (step_batch)
+               grad_clip: float = 1.0, rank: int = 0, world: int = 1) -> float:
+    "One optimizer step on this rank's share of the global batch; the global batch's mean loss."
+    dev = next(model.parameters()).device
+    loss = model(*(t.to(dev) if isinstance(t, Tensor) else t
+                   for t in shard_batch(batch, rank, world)))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()                                    # FSDP2 reduce-scatters the mean gradient
+    if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    out = loss.detach().clone()
+    if world > 1:
+        import torch.distributed as dist
+        dist.all_reduce(out); out /= world
+    return float(out)
+
+# %% ../nbs/09_train.ipynb #6b3a03a2
+def step_batch(cfg: VideoMLAConfig, step: int,  # the model's config, the step's index
+               seed: int, batch_size: int, n_frames: int, shift: float = 5.0,
+               context_noise: float = 0.0, degrade: Degrade | None = None,
+               objective: str = 'teacher-forcing',  # or 'bidirectional'
+               dtype: torch.dtype = torch.float32, device=None,
+               **data_kw,  # clip_batch's world arguments
+              ) -> tuple:  # the global batch: tf_batch's (or bd_batch's) tensors
+    "Step `step`'s clips and draws, from (seed, step) alone: the same in every process."
+    x0 = clip_batch(batch_size, n_frames, seed=clip_seed(seed, 2 * step), **data_kw)
+    x0 = x0.transpose(1, 2).to(device, dtype)                                 # (B, F, C, H, W)
+    g = torch.Generator().manual_seed(clip_seed(seed, 2 * step + 1))
+    if objective == 'bidirectional': return bd_batch(x0, g, cfg.frames_per_chunk, shift)
+    bg = None
+    if degrade is not None:
+        bg = clip_backgrounds(batch_size, n_frames, clip_seed(seed, 2 * step), **data_kw).to(x0)
+    return tf_batch(x0, g, cfg.frames_per_chunk, shift, context_noise, degrade, bg)
+
 # %% ../nbs/09_train.ipynb #050f575e
 def _train_step(model, opt, avg, i: int, steps: int, a: dict,  # a: train's recorded arguments
                 degrade, ema: float, lr_final: float, objective: str) -> float:
-    "Step i of train: clips and noise seeded by (seed, i), one AdamW update, the EMA; its loss."
-    w, B, Fr = model.patch_embedding.weight, a['batch_size'], a['n_frames']
-    kw, seed = a['data_kw'], a['seed']
-    x0 = clip_batch(B, Fr, seed=clip_seed(seed, 2 * i), **kw).transpose(1, 2).to(w.device, w.dtype)
-    bg = None if degrade is None else clip_backgrounds(B, Fr, clip_seed(seed, 2 * i), **kw).to(x0)
-    g = torch.Generator().manual_seed(clip_seed(seed, 2 * i + 1))
+    "Step i of train: its global batch, one `train_step`, the EMA; its loss."
+    w = model.patch_embedding.weight
+    batch = step_batch(model.cfg, i, a['seed'], a['batch_size'], a['n_frames'], a['shift'],
+                       a['context_noise'], degrade, objective, w.dtype, w.device, **a['data_kw'])
     for group in opt.param_groups: group['lr'] = lr_at(i, a['lr'], steps, a['warmup'], lr_final)
-    if objective == 'bidirectional': loss = bidirectional_loss(model, x0, g, a['shift'])
-    else: loss = flow_matching_loss(model, x0, g, a['shift'], a['context_noise'], degrade, bg)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if a['grad_clip']: torch.nn.utils.clip_grad_norm_(model.parameters(), a['grad_clip'])
-    opt.step()
+    fn = bd_loss if objective == 'bidirectional' else tf_loss
+    loss = train_step(StepLoss(model, fn), opt, batch, a['grad_clip'])
     if avg is not None:
         with torch.no_grad():
             for pa, pm in zip(avg.parameters(), model.parameters()): pa.lerp_(pm, 1 - ema)
-    return loss.item()
+    return loss
 
 # %% ../nbs/09_train.ipynb #9b1cebb2
 # long: train's signature documents each of its options, one a line
@@ -508,26 +574,40 @@ def bidirectional_forward(model: CausalVideoDiT,
     return unpatchify(model.head(h, e), Fr, model.cfg.grid_hw, model.cfg.patch_size)
 
 # %% ../nbs/09_train.ipynb #c049f
-def bidirectional_loss(model: CausalVideoDiT,
-                       x0: Tensor,  # (B, F, C, H, W) clean clips
-                       generator: torch.Generator | None = None,
-                       shift: float = 5.0,
-                       # probability that the first chunk is given clean (a prompt)
-                       p_clean_first: float = 0.5,
-                      ) -> Tensor:  # () mean squared velocity error over the noised chunks
-    "Bidirectional denoiser's flow matching: a sigma per chunk, chunk 0 clean w.p. p_clean_first."
-    B, Fr = model._check_video(x0, 'x0')
+def bd_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
+             generator: torch.Generator | None = None, frames_per_chunk: int = 3,
+             shift: float = 5.0,
+             # probability that the first chunk is given clean (a prompt)
+             p_clean_first: float = 0.5,
+            ) -> tuple:  # x0, sigma (B, F) float64 (0 on a clean prompt), eps
+    "The bidirectional loss's draws: a sigma per chunk (0 on a clean prompt), then the noise."
     _number('bidirectional_loss', 'p_clean_first', p_clean_first, 0, 1)
-    Fc = model.cfg.frames_per_chunk
-    sigma = sample_sigmas(B, Fr // Fc, generator, shift)                            # (B, n) float64
+    B, Fc = x0.shape[0], frames_per_chunk
+    sigma = sample_sigmas(B, x0.shape[1] // Fc, generator, shift)                  # (B, n) float64
     # clean prompt: sigma 0
     sigma[:, 0] *= (torch.rand(B, generator=generator) >= p_clean_first).double()
-    sigma = sigma.repeat_interleave(Fc, 1)                                          # (B, F)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    return x0, sigma.repeat_interleave(Fc, 1), eps
+
+def bd_loss(model: CausalVideoDiT, x0: Tensor, sigma: Tensor, eps: Tensor) -> Tensor:
+    "Mean squared velocity error of the bidirectional forward over the noised chunks (sigma > 0)."
     s = sigma.to(x0)[..., None, None, None]
     v = bidirectional_forward(model, (1 - s) * x0 + s * eps, 1000 * sigma)
     noised = (sigma > 0).to(x0)[..., None, None, None].expand_as(x0)
     return ((v - (eps - x0)).square() * noised).sum() / noised.sum()
+
+
+# %% ../nbs/09_train.ipynb #bafdcc98
+def bidirectional_loss(model: CausalVideoDiT,
+                       x0: Tensor,  # (B, F, C, H, W) clean clips
+                       generator: torch.Generator | None = None,
+                       shift: float = 5.0,
+                       p_clean_first: float = 0.5,  # P(the first chunk is given clean)
+                      ) -> Tensor:  # () mean squared velocity error over the noised chunks
+    "Bidirectional denoiser's flow matching: `bd_batch`'s draws, then `bd_loss`."
+    model._check_video(x0, 'x0')
+    batch = bd_batch(x0, generator, model.cfg.frames_per_chunk, shift, p_clean_first)
+    return bd_loss(model, *batch)
 
 # %% ../nbs/09_train.ipynb #c049i
 class OwnRollout(NamedTuple):
@@ -621,23 +701,25 @@ def dmd_loss(x: Tensor,  # (B, F, C, H, W) prompt + generated chunks (with gradi
     return loss, grad
 
 # %% ../nbs/09_train.ipynb #c049q
+def _dmd_objective(gen, prompt, g, real, fake, keep: list) -> Tensor:
+    "The generator's loss: its own rollout (exit steps drawn first), then DMD; keeps the samples."
+    exits = torch.randint(0, len(DEFAULT_STEPS), (3,), generator=g).tolist()  # one per chunk
+    x = own_samples(gen, own_rollout(gen, prompt, exits, g))  # (B, 4 F_c, ...) with grad
+    keep[:] = [x.detach()]
+    return dmd_loss(x, real, fake, gen.cfg.frames_per_chunk, g)[0]
+
+def _critic_objective(fake, x, g) -> Tensor:
+    "The critic's loss: the bidirectional loss on the generated clips, prompt clean."
+    return bidirectional_loss(fake, x, g, p_clean_first=1.0)
+
 def _sf_step(gen, real, fake, prompt, opts, g, critic_steps, grad_clip):
     "One generator update and `critic_steps` critic updates; returns (dmd loss, mean critic loss)."
-    Fc, opt_g, opt_f = gen.cfg.frames_per_chunk, *opts
-    # one exit step per chunk
-    exits = torch.randint(0, len(DEFAULT_STEPS), (3,), generator=g).tolist()
-    x = own_samples(gen, own_rollout(gen, prompt, exits, g))  # (B, 4 F_c, ...) with grad
-    loss, _ = dmd_loss(x, real, fake, Fc, g)
-    opt_g.zero_grad(set_to_none=True); loss.backward()
-    if grad_clip: torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
-    opt_g.step()
-    critic = []
-    for _ in range(critic_steps):
-        lf = bidirectional_loss(fake, x.detach(), g, p_clean_first=1.0)
-        opt_f.zero_grad(set_to_none=True); lf.backward()
-        if grad_clip: torch.nn.utils.clip_grad_norm_(fake.parameters(), grad_clip)
-        opt_f.step(); critic.append(lf.item())
-    return loss.item(), sum(critic) / max(1, len(critic))
+    keep = []
+    gen_loss = StepLoss(gen, partial(_dmd_objective, real=real, fake=fake, keep=keep))
+    loss = train_step(gen_loss, opts[0], (prompt, g), grad_clip)
+    critic = [train_step(StepLoss(fake, _critic_objective), opts[1], (keep[0], g), grad_clip)
+              for _ in range(critic_steps)]
+    return loss, sum(critic) / max(1, len(critic))
 
 # %% ../nbs/09_train.ipynb #c049r
 def _optim_tensors(model, opt, prefix: str) -> dict:
