@@ -39,7 +39,7 @@ __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 
            'degrade_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'StepLoss',
            'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch', 'bd_loss',
            'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
-           'add_train_parser', 'run_train']
+           'geometry_overrides', 'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c003v
 def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
@@ -874,6 +874,33 @@ def _add_run_args(p: argparse.ArgumentParser):
                    help='start from this checkpoint\'s weights (dense: instead of a fresh model; '
                         'mla-*: instead of converting --teacher; self-forcing: the generator)')
 
+# %% ../nbs/09_train.ipynb #8f6d91ca
+def _rope_pairs(s: str) -> tuple:
+    "'2,3,3' -> (2, 3, 3): the decoupled RoPE key's pairs on (t, h, w)."
+    try: v = tuple(int(x) for x in s.split(','))
+    except ValueError: v = ()
+    if len(v) != 3 or min(v) < 1 or max(v) > 64:
+        raise argparse.ArgumentTypeError(f'expected three ints in [1, 64] like 2,3,3, got {s!r}')
+    return v
+
+def _add_geometry_args(p: argparse.ArgumentParser):
+    "The latent geometry the mla stages convert the teacher to (default: VideoMLAConfig.tiny's)."
+    p.add_argument('--kv-lora-rank', type=_positive_int, default=None,
+                   help='mla-*: the content latent d_c per token')
+    p.add_argument('--rope-pairs', type=_rope_pairs, default=None,
+                   help='mla-*: pairs of the shared RoPE key on (t, h, w), e.g. 2,3,3; its '
+                        'width is twice their sum, the rest of head_dim is the content part')
+
+def geometry_overrides(args) -> dict:
+    "The config fields --kv-lora-rank and --rope-pairs set (for convert_to_mla)."
+    over = {} if args.kv_lora_rank is None else dict(kv_lora_rank=args.kv_lora_rank)
+    if args.rope_pairs is not None:
+        head_dim = VideoMLAConfig.tiny().head_dim
+        over.update(rope_pairs=args.rope_pairs, qk_rope_head_dim=2 * sum(args.rope_pairs),
+                    qk_nope_head_dim=head_dim - 2 * sum(args.rope_pairs))
+    return over
+
+
 # %% ../nbs/09_train.ipynb #097aeb9c
 def _add_recipe_args(p: argparse.ArgumentParser):
     "Degraded context, EMA, the schedule's end, the self-forcing stage, and output."
@@ -901,7 +928,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `train` subcommand to a `videomla` subparsers object."
     p = subparsers.add_parser(
         'train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
-    _add_run_args(p); _add_recipe_args(p)
+    _add_run_args(p); _add_recipe_args(p); _add_geometry_args(p)
     p.set_defaults(func=run_train)
     return p
 
@@ -914,8 +941,20 @@ def _existing(flag: str, path) -> Path:
     return Path(path)
 
 # %% ../nbs/09_train.ipynb #c053x
+def _same_geometry(model, over: dict, path) -> CausalVideoDiT:
+    "The model, if its config has the geometry the flags ask for; else a one-line error."
+    diff = {k: (getattr(model.cfg, k), v) for k, v in over.items() if getattr(model.cfg, k) != v}
+    if diff:
+        raise ValueError(f'--init: {path} has another latent geometry (file, asked): {diff}')
+    return model
+
+
+# %% ../nbs/09_train.ipynb #e43ba3c6
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: fresh seeded dense, a checkpoint, or the converted teacher."
+    if (over := geometry_overrides(args)) and not args.stage.startswith('mla-'):
+        raise ValueError(f'--kv-lora-rank/--rope-pairs: only the mla-* stages convert, '
+                         f'not {args.stage}')
     if args.stage == 'self-forcing':
         if not args.init:
             raise ValueError('--init: the self-forcing stage needs the generator checkpoint it '
@@ -935,9 +974,10 @@ def _initial_model(args) -> CausalVideoDiT:
         model = load_checkpoint(_existing('--init', args.init))
         if model.cfg.attention != 'mla':
             raise ValueError(f'--init: {args.init} is not a VideoMLA model')
-        return model
+        return _same_geometry(model, over, args.init)
     teacher = _existing('--teacher', args.teacher or checkpoint_path('dense'))
-    return convert_to_mla(load_checkpoint(teacher), args.stage.split('-')[1], seed=args.seed)
+    init = args.stage.split('-')[1]
+    return convert_to_mla(load_checkpoint(teacher), init, seed=args.seed, **over)
 
 # %% ../nbs/09_train.ipynb #c053a
 def _sha256(path) -> str:
