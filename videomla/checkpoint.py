@@ -167,6 +167,10 @@ def _load_optimizer(model, optimizer, tensors, label):
     "Put the optim.* tensors of a checkpoint back into `optimizer`'s per-parameter state."
     opt = {k[len('optim.'):]: v for k, v in tensors.items() if k.startswith('optim.')}
     if not opt: raise ValueError(f'{label}: has no optimizer state to resume from')
+    names = {n for n, _ in model.named_parameters()}
+    if stray := sorted({k.rsplit('.', 1)[0] for k in opt} - names)[:3]:   # nothing is dropped
+        raise ValueError(f'{label}: optimizer state for parameters the model does not have, '
+                         f'e.g. {stray}')
     for n, p in model.named_parameters():
         st = {k.rsplit('.', 1)[1]: v for k, v in opt.items() if k.rsplit('.', 1)[0] == n}
         if st:

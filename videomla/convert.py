@@ -12,12 +12,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .config import VideoMLAConfig
+from .config import VideoMLAConfig, _is_int
 from .mla import (DenseAttention, LatentAttention, composed_kv_operator,
                           composed_q_operator, conversion_targets)
 from .model import CausalVideoDiT
 from .spectral import effective_rank, energy_kept, paper_comparison, spectrum
-from .checkpoint import FORMAT
+from .checkpoint import FORMAT, check_writable
 
 # %% auto #0
 __all__ = ['wan_name', 'our_name', 'wan_shapes', 'check_wan_keys', 'WanCheckpoint', 'config_from_wan', 'layer_report',
@@ -152,6 +152,9 @@ def config_from_wan(d: dict,  # Wan's config.json, or VideoMLAConfig fields
                    ) -> VideoMLAConfig:
     "A VideoMLAConfig from Wan's config.json (num_layers, dim, ...) or from our own field names."
     base = base or VideoMLAConfig.wan_1_3b()
+    if not isinstance(d, dict):
+        raise ValueError(f'config: must be a JSON object (Wan\'s config.json or VideoMLAConfig '
+                         f'fields), got {type(d).__name__}')
     if 'num_layers' not in d:                                   # our own field names
         known = {f.name for f in fields(VideoMLAConfig)}
         if unknown := sorted(set(d) - known):
@@ -161,6 +164,9 @@ def config_from_wan(d: dict,  # Wan's config.json, or VideoMLAConfig fields
         raise ValueError('config: only text-to-video Wan2.1 models (model_type t2v, out_dim == '
                          f'in_dim) convert, got {d.get("model_type")!r}')
     over = {ours: d[wan] for wan, ours in _FROM_WAN.items() if wan in d}
+    for wan, ours in (('dim', 'dim'), ('num_heads', 'n_heads')):     # divided below
+        if ours in over and not _is_int(over[ours], 1):
+            raise ValueError(f'config: {wan} must be an int >= 1, got {over[ours]!r}')
     if 'dim' in over: over['head_dim'] = over['dim'] // over.get('n_heads', base.n_heads)
     return base.replace(**over)
 
@@ -292,11 +298,12 @@ def _check_rank(cfg: VideoMLAConfig):
 def _resolve_config(ckpt: WanCheckpoint, config, rank: int | None) -> VideoMLAConfig:
     "The target config: given (VideoMLAConfig, dict, JSON path), Wan's config.json, or the preset."
     if isinstance(config, (str, Path)): config = json.loads(Path(config).read_text())
-    if isinstance(config, dict): config = config_from_wan(config)
+    if config is not None and not isinstance(config, VideoMLAConfig):  # a dict, or refused
+        config = config_from_wan(config)
     cfg = config or (config_from_wan(ckpt.wan_config()) if ckpt.wan_config()
                      else VideoMLAConfig.wan_1_3b())
     if rank is not None:
-        if not (isinstance(rank, int) and rank >= 1):
+        if not _is_int(rank, 1):                # a bool is not a rank
             raise ValueError(f'--rank: must be an int >= 1, got {rank!r}')
         if rank > cfg.dim:
             raise ValueError(f'--rank: kv_lora_rank = {rank} exceeds the rank {cfg.dim} of '
@@ -356,14 +363,14 @@ def convert_wan(src,  # Wan2.1 checkpoint: a .safetensors file, its .index.json,
     if init not in ('svd', 'random'):
         raise ValueError(f"--init: must be 'svd' or 'random', got {init!r}")
     if dtype not in _ST_DTYPES: raise ValueError(f'--dtype: must be a float dtype, got {dtype}')
+    check_writable(out, 'OUT')                  # before any reading: a bad OUT fails at once
     ckpt = WanCheckpoint(src)
     cfg = _resolve_config(ckpt, config, rank)
     check_wan_keys(ckpt.shapes, cfg)
     rss0, rows = _rss_now(), []
     w = StreamWriter(out, output_plan(cfg, dtype), _metadata(cfg, ckpt.path, init, dtype))
-    try: rows = _write_all(ckpt, w, cfg, init, dtype, seed, progress)
-    except BaseException: w.abort(); raise
-    w.close()
+    try: rows = _write_all(ckpt, w, cfg, init, dtype, seed, progress); w.close()
+    except BaseException: w.abort(); raise      # no temp file is left behind, whatever failed
     mem = dict(rss_before_bytes=rss0, peak_rss_bytes=_rss_peak(),
                output_bytes=Path(out).stat().st_size)
     return dict(source=str(ckpt.path), out=str(out), init=init, dtype=str(dtype),
@@ -434,11 +441,12 @@ def run_convert(args: argparse.Namespace,  # parsed by add_convert_args
     from safetensors import SafetensorError
     if steady_malloc: _steady_malloc()
     try:
+        if args.report: check_writable(args.report, '--report')   # before the long part
         rep = convert_wan(args.src, args.out, args.config, args.rank, args.init,
                           _CLI_DTYPES[args.dtype], args.seed, not args.quiet)
+        if args.report: Path(args.report).write_text(json.dumps(rep, indent=1, default=str))
     except (ValueError, OSError, SafetensorError) as e:   # bad input: one line, exit status 2
         sys.stderr.write(f'videomla convert: error: {e}\n'); return 2
-    if args.report: Path(args.report).write_text(json.dumps(rep, indent=1, default=str))
     s, m = rep['summary'], rep['memory']
     print(f"videomla convert: {len(rep['layers'])} layers -> {args.out} "
           f"({m['output_bytes'] / 1e9:.2f} GB, {args.dtype}), {rep['seconds']:.0f} s, "

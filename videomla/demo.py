@@ -48,6 +48,7 @@ def quantize(frames: Tensor,  # (F, 3, H, W) float in [-1, 1]
 # %% ../nbs/12_demo.ipynb #c011
 class GifWriter:
     "Frames to an animated GIF (Pillow) that is replaced whole, so it is always a complete file."
+    # it keeps every frame (H W bytes each: a minute of 128 x 128 frames is 8 MB)
     def __init__(self, path, height: int, width: int, fps: float = 8.0,
                  every_s: float = 1.0):  # rewrite the file at most this often (and when closed)
         ok = lambda n: isinstance(n, int) and not isinstance(n, bool) and 0 < n < 65536
@@ -55,8 +56,8 @@ class GifWriter:
             raise ValueError(f'GifWriter: height and width must be ints in 1..65535, '
                              f'got {height!r}, {width!r}')
         num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if not (num(fps) and 0 < fps <= 100):
-            raise ValueError(f'GifWriter: fps must be a number in (0, 100], got {fps!r}')
+        if not (num(fps) and 0 < fps <= 50):   # a GIF frame lasts whole centiseconds, at least 2
+            raise ValueError(f'GifWriter: fps must be a number in (0, 50], got {fps!r}')
         if not (num(every_s) and every_s >= 0):
             raise ValueError(f'GifWriter: every_s must be a number >= 0, got {every_s!r}')
         self.path, self.height, self.width, self.every_s = Path(path), height, width, every_s

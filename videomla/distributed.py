@@ -130,8 +130,9 @@ def _full_state(model, opt) -> tuple:
     msd = get_model_state_dict(model, options=o)
     osd = get_optimizer_state_dict(model, opt, options=o)
     if not osd: return msd, {}, []               # subtle: with cpu_offload only rank 0 gets it
-    flat = {f'optim.{n}.{k}': torch.as_tensor(v) for n, st in osd['state'].items()
-            for k, v in st.items()}
+    # optim.NAME.KEY with NAME the model's own parameter name: 06a_checkpoint's format
+    flat = {f'optim.{n.removeprefix("model.")}.{k}': torch.as_tensor(v)
+            for n, st in osd['state'].items() for k, v in st.items()}
     return msd, flat, osd['param_groups']
 
 def save_distributed(model: StepLoss, opt, path, step: int, args: dict):
@@ -158,7 +159,8 @@ def load_distributed(model: StepLoss, opt, path) -> dict:
     state = {}
     for k, v in ts.items():
         if k.startswith('optim.'):
-            name, s = k[len('optim.'):].rsplit('.', 1); state.setdefault(name, {})[s] = v
+            name, s = k[len('optim.'):].rsplit('.', 1)
+            state.setdefault(f'model.{name}', {})[s] = v      # StepLoss's name for it
     o = StateDictOptions(full_state_dict=True)
     set_model_state_dict(model, {k: v for k, v in ts.items() if k.startswith('model.')}, options=o)
     groups = json.loads(md['param_groups'])
@@ -195,6 +197,15 @@ def _resume(model, opt, out, args: dict) -> int:
     return was['step']
 
 # %% ../nbs/15_scale.ipynb #d69794af
+def _tiny_world_only(cfg: VideoMLAConfig | None):
+    "The batches are the tiny world's RGB clips: refuse a model that reads anything else."
+    if cfg is not None and cfg.in_channels != 3:
+        raise ValueError(f"train_distributed: the batches are the tiny world's RGB clips, the "
+                         f"model reads {cfg.in_channels} channels: supply batches of its own data "
+                         f"(see 'How to run it for real')")
+
+
+# %% ../nbs/15_scale.ipynb #1190309a
 def train_distributed(out,  # the resumable checkpoint (gathered, one safetensors file)
                       steps: int,  # train until this many steps in total
                       init=None,  # a videomla checkpoint to start from; None: a fresh model
@@ -207,6 +218,7 @@ def train_distributed(out,  # the resumable checkpoint (gathered, one safetensor
                       stop_after: int | None = None,  # end this launch after so many steps
                       dtype: torch.dtype = torch.float32, progress: bool = True) -> dict:
     "09_train's teacher forcing with FSDP2 over the process group; resumes from `out`."
+    _tiny_world_only(read_checkpoint_meta(init)['config'] if init else cfg)
     rank, world, device = setup()
     dtype, mp = _precision(dtype)
     model = (load_sharded(init, device, dtype, mp) if init is not None
