@@ -16,8 +16,9 @@ from .config import VideoMLAConfig, kv_cache_bytes
 from .model import CausalVideoDiT
 from .data import clip_batch, clip_seed
 from .checkpoint import FORMAT, read_checkpoint_meta
-from .train import (Degrade, StepLoss, _positive_float, _positive_int, _seed, _unit_float,
-                            _unit_interval, lr_at, shard_batch, step_batch, tf_loss, train_step)
+from .train import (Degrade, StepLoss, _check_train_args, _count, _number, _positive_float,
+                            _positive_int, _seed, _unit_float, _unit_interval, lr_at, shard_batch,
+                            step_batch, tf_loss, train_step)
 
 # %% auto #0
 __all__ = ['shard_numel', 'param_counts', 'memory_per_gpu', 'shard_model', 'setup', 'load_sharded', 'save_distributed',
@@ -204,6 +205,17 @@ def _tiny_world_only(cfg: VideoMLAConfig | None):
                          f"model reads {cfg.in_channels} channels: supply batches of its own data "
                          f"(see 'How to run it for real')")
 
+def _check_args(steps, batch_size, n_frames, lr, grad_clip, seed, warmup, lr_final, shift,
+                context_noise, degrade, interval, stop_after):
+    "09's rules for every number (a bool is not one), before any process group or file."
+    _check_train_args(steps, batch_size, n_frames, lr, (0.9, 0.999), 0.0, warmup, grad_clip, shift,
+                      lr_final, seed, interval, fn='train_distributed')
+    _number('train_distributed', 'context_noise', context_noise, 0, 1, hi_open=True)
+    if degrade is not None and not isinstance(degrade, Degrade):
+        raise ValueError(f'train_distributed: degrade must be a Degrade or None, '
+                         f'got {degrade!r:.80}')
+    if stop_after is not None: _count('train_distributed', 'stop_after', stop_after)
+
 
 # %% ../nbs/15_scale.ipynb #1190309a
 def train_distributed(out,  # the resumable checkpoint (gathered, one safetensors file)
@@ -215,9 +227,11 @@ def train_distributed(out,  # the resumable checkpoint (gathered, one safetensor
                       warmup: int = 20, lr_final: float = 0.1, shift: float = 5.0,  # as train's
                       context_noise: float = 0.0, degrade: Degrade | None = None,  # as train's
                       interval: int = 10,  # steps between checkpoints
-                      stop_after: int | None = None,  # end this launch after so many steps
+                      stop_after: int | None = None,  # end this launch after this many steps
                       dtype: torch.dtype = torch.float32, progress: bool = True) -> dict:
     "09_train's teacher forcing with FSDP2 over the process group; resumes from `out`."
+    _check_args(steps, batch_size, n_frames, lr, grad_clip, seed, warmup, lr_final, shift,
+                context_noise, degrade, interval, stop_after)
     _tiny_world_only(read_checkpoint_meta(init)['config'] if init else cfg)
     rank, world, device = setup()
     dtype, mp = _precision(dtype)
@@ -261,11 +275,15 @@ def main(argv: list | None = None) -> int:
     "`python -m videomla.distributed` / `torchrun ... -m videomla.distributed`: train, print JSON."
     a = _parser().parse_args(argv)
     deg = {k: getattr(a, k) for k in ('fade_p', 'fade_min', 'blur_p') if getattr(a, k) is not None}
+    if 'fade_min' in deg and not deg.get('fade_p'):
+        raise ValueError('--fade-min: sets how far faded chunks fade; pass --fade-p too')
+    on = bool(deg.get('fade_p') or deg.get('blur_p'))       # as videomla train: off unless asked
+    degrade = Degrade(**{'fade_p': 0.0, **deg}) if on else None   # --blur-p alone: no fading
     if a.init is not None and not Path(a.init).is_file():
         raise FileNotFoundError(f'--init: no such file {a.init}')
     r = train_distributed(a.out, a.steps, a.init, None, a.batch_size, a.n_frames, a.lr, seed=a.seed,
                           warmup=a.warmup, lr_final=a.lr_final, context_noise=a.context_noise,
-                          degrade=Degrade(**deg) if deg else None, interval=a.interval,
+                          degrade=degrade, interval=a.interval,
                           stop_after=a.stop_after, dtype=_DT[a.dtype], progress=not a.quiet)
     if dist.get_rank() == 0: print(json.dumps(r))
     dist.barrier()                   # subtle: no rank tears gloo down while another still talks

@@ -134,6 +134,8 @@ def tf_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
     "Every random draw of a teacher-forcing step, in a fixed order: the noise, then the context's."
     _number('tf_batch', 'context_noise', context_noise, 0, 1, hi_open=True)
     B, Fr, Fc = x0.shape[0], x0.shape[1], frames_per_chunk
+    if _count('tf_batch', 'frames_per_chunk', frames_per_chunk) and Fr % Fc:
+        raise ValueError(f'tf_batch: x0 has {Fr} frames, not whole chunks of {Fc}')
     sigma = sample_sigmas(B, Fr // Fc, generator, shift).repeat_interleave(Fc, 1)  # (B, F) float64
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     ctx, t_ctx = x0, torch.zeros(B, Fr, dtype=torch.float64)
@@ -377,17 +379,17 @@ def lr_at(step: int, lr: float, steps: int, warmup: int = 20, final: float = 0.1
 
 # %% ../nbs/09_train.ipynb #8083d4c1
 def _check_train_args(steps, batch_size, n_frames, lr, betas, weight_decay, warmup, grad_clip,
-                      shift, lr_final, seed, interval):
+                      shift, lr_final, seed, interval, fn: str = 'train'):
     "Every numeric option of `train`: type (a bool is not a number), finiteness and range."
     for k, v in dict(steps=steps, batch_size=batch_size, n_frames=n_frames,
-                     interval=interval).items(): _count('train', k, v)
-    _count('train', 'warmup', warmup, 0); _count('train', 'seed', seed, -2 ** 63)
-    _number('train', 'lr', lr, 0, 1, lo_open=True); _number('train', 'lr_final', lr_final, 0, 1)
-    _number('train', 'weight_decay', weight_decay, 0, 10); _number('train', 'shift', shift, 0, 1e3)
-    _number('train', 'grad_clip', grad_clip, 0, 1e6)
+                     interval=interval).items(): _count(fn, k, v)
+    _count(fn, 'warmup', warmup, 0); _count(fn, 'seed', seed, -2 ** 63)
+    _number(fn, 'lr', lr, 0, 1, lo_open=True); _number(fn, 'lr_final', lr_final, 0, 1)
+    _number(fn, 'weight_decay', weight_decay, 0, 10); _number(fn, 'shift', shift, 0, 1e3)
+    _number(fn, 'grad_clip', grad_clip, 0, 1e6)
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f'train: betas must be two numbers in [0, 1), got {betas!r}')
-    for b in betas: _number('train', 'betas', b, 0, 1, hi_open=True)
+        raise ValueError(f'{fn}: betas must be two numbers in [0, 1), got {betas!r}')
+    for b in betas: _number(fn, 'betas', b, 0, 1, hi_open=True)
 
 # %% ../nbs/09_train.ipynb #c045
 OBJECTIVES = ('teacher-forcing', 'bidirectional')
@@ -583,6 +585,8 @@ def bd_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
     "The bidirectional loss's draws: a sigma per chunk (0 on a clean prompt), then the noise."
     _number('bidirectional_loss', 'p_clean_first', p_clean_first, 0, 1)
     B, Fc = x0.shape[0], frames_per_chunk
+    if _count('bd_batch', 'frames_per_chunk', frames_per_chunk) and x0.shape[1] % Fc:
+        raise ValueError(f'bd_batch: x0 has {x0.shape[1]} frames, not whole chunks of {Fc}')
     sigma = sample_sigmas(B, x0.shape[1] // Fc, generator, shift)                  # (B, n) float64
     # clean prompt: sigma 0
     sigma[:, 0] *= (torch.rand(B, generator=generator) >= p_clean_first).double()
@@ -891,11 +895,13 @@ def _add_geometry_args(p: argparse.ArgumentParser):
                    help='mla-*: pairs of the shared RoPE key on (t, h, w), e.g. 2,3,3; its '
                         'width is twice their sum, the rest of head_dim is the content part')
 
-def geometry_overrides(args) -> dict:
+def geometry_overrides(args, head_dim: int) -> dict:  # head_dim: the converted model's
     "The config fields --kv-lora-rank and --rope-pairs set (for convert_to_mla)."
     over = {} if args.kv_lora_rank is None else dict(kv_lora_rank=args.kv_lora_rank)
     if args.rope_pairs is not None:
-        head_dim = VideoMLAConfig.tiny().head_dim
+        if (width := 2 * sum(args.rope_pairs)) >= head_dim:
+            raise ValueError(f'--rope-pairs: {args.rope_pairs} would take {width} of the '
+                             f'{head_dim} dims of a head; the content part needs some')
         over.update(rope_pairs=args.rope_pairs, qk_rope_head_dim=2 * sum(args.rope_pairs),
                     qk_nope_head_dim=head_dim - 2 * sum(args.rope_pairs))
     return over
@@ -952,7 +958,8 @@ def _same_geometry(model, over: dict, path) -> CausalVideoDiT:
 # %% ../nbs/09_train.ipynb #e43ba3c6
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: fresh seeded dense, a checkpoint, or the converted teacher."
-    if (over := geometry_overrides(args)) and not args.stage.startswith('mla-'):
+    geometry = args.kv_lora_rank is not None or args.rope_pairs is not None
+    if geometry and not args.stage.startswith('mla-'):
         raise ValueError(f'--kv-lora-rank/--rope-pairs: only the mla-* stages convert, '
                          f'not {args.stage}')
     if args.stage == 'self-forcing':
@@ -974,10 +981,11 @@ def _initial_model(args) -> CausalVideoDiT:
         model = load_checkpoint(_existing('--init', args.init))
         if model.cfg.attention != 'mla':
             raise ValueError(f'--init: {args.init} is not a VideoMLA model')
-        return _same_geometry(model, over, args.init)
+        return _same_geometry(model, geometry_overrides(args, model.cfg.head_dim), args.init)
     teacher = _existing('--teacher', args.teacher or checkpoint_path('dense'))
-    init = args.stage.split('-')[1]
-    return convert_to_mla(load_checkpoint(teacher), init, seed=args.seed, **over)
+    init, dense = args.stage.split('-')[1], load_checkpoint(teacher)
+    over = geometry_overrides(args, dense.cfg.head_dim)
+    return convert_to_mla(dense, init, seed=args.seed, **over)
 
 # %% ../nbs/09_train.ipynb #c053a
 def _sha256(path) -> str:
