@@ -240,7 +240,7 @@ def train_distributed(out,  # the resumable checkpoint (gathered, one safetensor
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
     a = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, grad_clip=grad_clip, seed=seed,
              warmup=warmup, lr_final=lr_final, shift=shift, context_noise=context_noise,
-             degrade=degrade and asdict(degrade), interval=interval, progress=progress)
+             degrade=degrade and degrade.record(), interval=interval, progress=progress)
     step, t0 = (_resume(model, opt, out, a) if Path(out).exists() else 0), time.time()
     batch_fn = lambda i: step_batch(model.model.cfg, i, seed, batch_size, n_frames, shift,
                                     context_noise, degrade, dtype=dtype)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .config import VideoMLAConfig
+from .config import VideoMLAConfig, _is_int
 from .mla import LatentAttention, composed_kv_operator
 from .model import (CausalVideoDiT, _clip_plan, _entries, _frame_times, _rope_freqs,
                             patchify, unpatchify)
@@ -36,10 +36,10 @@ from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 # %% auto #0
 __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade', 'tf_batch', 'tf_loss',
            'flow_matching_loss', 'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video',
-           'degrade_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row', 'lr_at', 'StepLoss',
-           'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch', 'bd_loss',
-           'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing',
-           'geometry_overrides', 'add_train_parser', 'run_train']
+           'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row',
+           'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch',
+           'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss',
+           'train_self_forcing', 'geometry_overrides', 'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c003v
 def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
@@ -116,12 +116,28 @@ class Degrade:
     fade_min: float = 0.3  # faded chunks get contrast a ~ U(fade_min, 1) against the background
     fade_p: float = 0.75   # probability that a context chunk is faded
     blur_p: float = 0.0    # probability that a context chunk is also blurred (3x3 box filter)
+    drift_p: float = 0.0   # probability that a context chunk after the first (the sink's) drifts
+    drift_max: float = 0.2  # a drift's colour offset and gradients per channel: U(-max, max)
+    drift_patch_std: float = 0.05  # and its offsets per patch and channel: N(0, std)
+    drift_patch: int = 4    # the patch size of those offsets (the tiny config's 4 x 4)
+    drift_objects: bool = True  # False: only the true background's pixels drift
 
     def __post_init__(self):
-        for k in ('fade_min', 'fade_p', 'blur_p'):
+        for k in ('fade_min', 'fade_p', 'blur_p', 'drift_p', 'drift_max', 'drift_patch_std'):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise ValueError(f'Degrade.{k}: must be a number in [0, 1], got {v!r}')
+        if not _is_int(self.drift_patch, 1, 1024):
+            raise ValueError(f'Degrade.drift_patch: must be an int in [1, 1024], '
+                             f'got {self.drift_patch!r}')
+        if not isinstance(self.drift_objects, bool):
+            raise ValueError(f'Degrade.drift_objects: must be True or False, '
+                             f'got {self.drift_objects!r}')
+
+    def record(self) -> dict:
+        "The fields train records: the drift's only when it is on (older records stay valid)."
+        r = asdict(self)
+        return r if self.drift_p else {k: v for k, v in r.items() if not k.startswith('drift')}
 
 # %% ../nbs/09_train.ipynb #19ba2549
 def tf_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
@@ -259,7 +275,8 @@ def degrade_context(x0: Tensor,  # (B, F, C, H, W) clean clips
                     d: Degrade, frames_per_chunk: int,
                     generator: torch.Generator | None = None,
                    ) -> Tensor:  # (B, F, C, H, W) the degraded context stream
-    "Per chunk: with prob. fade_p, b + a (x - b), a ~ U(fade_min, 1); with prob. blur_p, blurred."
+    "Per chunk: with prob. fade_p, b + a (x - b), a ~ U(fade_min, 1); with prob. blur_p, blurred;"
+    "with prob. drift_p (not the first chunk), a drifting colour."
     B, Fr = x0.shape[:2]
     if background is None or background.shape != (B, *x0.shape[2:]):
         raise ValueError(f'background: must be (B, C, H, W) = {(B, *x0.shape[2:])}, '
@@ -274,7 +291,34 @@ def degrade_context(x0: Tensor,  # (B, F, C, H, W) clean clips
     x = x0 + (a - 1) * (x0 - b)  # = b + a (x0 - b); exact at a = 1
     xb = nn.functional.avg_pool2d(x.flatten(0, 1), 3, 1, 1, count_include_pad=False)
     xb = xb.unflatten(0, (B, Fr))  # (B, F, C, H, W) 3x3 box filter
-    return torch.where(blur, xb, x)
+    x = torch.where(blur, xb, x)
+    return drift_context(x, x0, b, d, frames_per_chunk, generator) if d.drift_p else x
+
+# %% ../nbs/09_train.ipynb #17789f04
+def drift_context(x: Tensor,  # (B, F, C, H, W) the context so far (faded, blurred)
+                  x0: Tensor,  # (B, F, C, H, W) the true clips
+                  b: Tensor,  # (B, 1, C, H, W) their backgrounds
+                  d: Degrade, frames_per_chunk: int, generator: torch.Generator | None = None,
+                 ) -> Tensor:  # (B, F, C, H, W)
+    "A drifting context: chunks after the first get a smooth colour shift and per-patch offsets."
+    B, Fr, C, H, W = x.shape
+    n, P = Fr // frames_per_chunk, d.drift_patch
+    if H % P or W % P:
+        raise ValueError(f'Degrade.drift_patch: must divide the frame ({H} x {W}), got {P}')
+    u = lambda *s: (2 * torch.rand(*s, generator=generator, dtype=torch.float64) - 1).to(x)
+    on = (torch.rand(B, n, generator=generator) < d.drift_p).to(x)                  # (B, n)
+    on[:, 0] = 0                                         # the first chunk holds the sink frame
+    c, gy, gx = (d.drift_max * u(B, n, C) for _ in range(3))                      # (B, n, C) each
+    yy, xx = torch.linspace(-1, 1, H).to(x)[:, None], torch.linspace(-1, 1, W).to(x)[None]
+    # (B, n, C, H, W): an offset and two gradients per channel
+    shift = c[..., None, None] + gy[..., None, None] * yy + gx[..., None, None] * xx
+    patch = torch.randn(B, n, C, H // P, W // P, generator=generator, dtype=torch.float64)
+    patch = (patch.to(x) * d.drift_patch_std).repeat_interleave(P, -2).repeat_interleave(P, -1)
+    shift = shift + patch
+    shift = (on[..., None, None, None] * shift).repeat_interleave(frames_per_chunk, 1)
+    if not d.drift_objects:                       # only the true background's pixels drift
+        shift = shift * ((x0 - b).abs().amax(2, keepdim=True) < 0.05).to(x)
+    return x + shift
 
 # %% ../nbs/09_train.ipynb #c018e
 # (B, C, H, W)
@@ -402,7 +446,7 @@ def _train_options(context_noise, ema, objective, degrade, lr_final, init) -> di
         raise ValueError(f'train: degrade must be a Degrade or None, got {degrade!r:.80}')
     if objective not in OBJECTIVES:
         raise ValueError(f'objective: must be one of {OBJECTIVES}, got {objective!r}')
-    extra = dict(degrade=degrade and asdict(degrade), ema=ema, lr_final=lr_final, init=init,
+    extra = dict(degrade=degrade and degrade.record(), ema=ema, lr_final=lr_final, init=init,
                  objective=objective)
     plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing')
     return {k: v for k, v in extra.items() if v != plain[k]}
@@ -930,11 +974,22 @@ def _add_recipe_args(p: argparse.ArgumentParser):
     p.add_argument('--threads', type=_n_threads, default=None, help='torch CPU threads')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
 
+
+# %% ../nbs/09_train.ipynb #cc79131a
+def _add_drift_args(p: argparse.ArgumentParser):
+    "Degraded context: a drifting background (Degrade's drift_* fields)."
+    for flag, what in (('--drift-p', 'probability a context chunk after the first drifts'),
+                       ('--drift-max', "largest colour offset and gradient of a drift (0.2)"),
+                       ('--drift-patch-std', "spread of a drift's per-patch offsets (0.05)")):
+        p.add_argument(flag, type=_unit_interval, default=None, help=f'degraded context: {what}')
+    p.add_argument('--drift-background-only', action='store_true',
+                   help='degraded context: only the true background drifts')
+
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `train` subcommand to a `videomla` subparsers object."
     p = subparsers.add_parser(
         'train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
-    _add_run_args(p); _add_recipe_args(p); _add_geometry_args(p)
+    _add_run_args(p); _add_recipe_args(p); _add_drift_args(p); _add_geometry_args(p)
     p.set_defaults(func=run_train)
     return p
 
@@ -1033,10 +1088,24 @@ def _run_self_forcing(args, gen, out, pick) -> int:
     return 0
 
 # %% ../nbs/09_train.ipynb #c053b
+def _drift_options(args) -> dict:
+    "Degrade's drift fields from the --drift-* flags (none given: no drift)."
+    d = {k: v for k in ('drift_p', 'drift_max', 'drift_patch_std')
+         if (v := getattr(args, k)) is not None}
+    if args.drift_background_only: d['drift_objects'] = False
+    if d and not d.get('drift_p'):
+        raise ValueError('--drift-max/--drift-patch-std/--drift-background-only: '
+                         'need --drift-p > 0')
+    if d and args.stage in ('bidirectional', 'self-forcing'):
+        raise ValueError(f'--drift-*: the {args.stage} stage has no context to degrade')
+    return d
+
+# %% ../nbs/09_train.ipynb #9bb02127
 def _run_teacher_forcing(args, model, out, pick) -> int:
     "The dense, VideoMLA and bidirectional stages: `train` with the stage's options."
     deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
-    deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] else None
+    deg |= _drift_options(args)
+    deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] or deg.get('drift_p') else None
     log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
                 context_noise=pick('context_noise'), degrade=deg, ema=pick('ema'),
                 lr_final=pick('lr_final'),
@@ -1073,6 +1142,7 @@ def _run_train(args, out: Path) -> int:
     if args.threads: torch.set_num_threads(args.threads)
     d = DEFAULTS[args.stage]
     pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
+    _drift_options(args)                                 # before any work
     model = _initial_model(args)
     if args.stage == 'self-forcing': return _run_self_forcing(args, model, out, pick)
     return _run_teacher_forcing(args, model, out, pick)
