@@ -39,7 +39,7 @@ __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 
            'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row',
            'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch',
            'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss',
-           'train_self_forcing', 'geometry_overrides', 'add_train_parser', 'run_train']
+           'train_self_forcing', 'geometry_overrides', 'size_overrides', 'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c003v
 def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
@@ -951,6 +951,28 @@ def geometry_overrides(args, head_dim: int) -> dict:  # head_dim: the converted 
     return over
 
 
+# %% ../nbs/09_train.ipynb #700beb24
+def _add_size_args(p: argparse.ArgumentParser):
+    "The size of a fresh dense teacher (default: VideoMLAConfig.tiny's)."
+    p.add_argument('--dim', type=_positive_int, default=None,
+                   help='dense from scratch: the width (a multiple of the 32-wide heads; the MLP '
+                        'is 4x); the tiny config\'s is 128')
+    p.add_argument('--layers', type=_positive_int, default=None,
+                   help='dense from scratch: the number of blocks (the tiny config\'s is 4)')
+
+def size_overrides(args) -> dict:
+    "The config fields --dim and --layers set for a fresh dense teacher (heads of 32, MLP 4x)."
+    over = {} if args.layers is None else dict(n_layers=args.layers)
+    if args.dim is not None:
+        if args.dim % 32 or args.dim > 4096:
+            raise ValueError(f'--dim: must be a multiple of 32 (the heads are 32 wide) '
+                             f'up to 4096, got {args.dim}')
+        over.update(dim=args.dim, n_heads=args.dim // 32, ffn_dim=4 * args.dim)
+    if over and (args.stage != 'dense' or args.init):
+        raise ValueError('--dim/--layers: only a fresh dense teacher (--stage dense without '
+                         '--init) takes a size; later stages keep their start\'s')
+    return over
+
 # %% ../nbs/09_train.ipynb #097aeb9c
 def _add_recipe_args(p: argparse.ArgumentParser):
     "Degraded context, EMA, the schedule's end, the self-forcing stage, and output."
@@ -990,6 +1012,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         'train', help='train the tiny-world dense teacher, or fine-tune its VideoMLA conversion')
     _add_run_args(p); _add_recipe_args(p); _add_drift_args(p); _add_geometry_args(p)
+    _add_size_args(p)
     p.set_defaults(func=run_train)
     return p
 
@@ -1013,7 +1036,7 @@ def _same_geometry(model, over: dict, path) -> CausalVideoDiT:
 # %% ../nbs/09_train.ipynb #e43ba3c6
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: fresh seeded dense, a checkpoint, or the converted teacher."
-    geometry = args.kv_lora_rank is not None or args.rope_pairs is not None
+    geometry, size = args.kv_lora_rank or args.rope_pairs, size_overrides(args)  # both checked
     if geometry and not args.stage.startswith('mla-'):
         raise ValueError(f'--kv-lora-rank/--rope-pairs: only the mla-* stages convert, '
                          f'not {args.stage}')
@@ -1031,7 +1054,7 @@ def _initial_model(args) -> CausalVideoDiT:
                 raise ValueError(f'--init: {args.init} is not a dense model')
             return model
         torch.manual_seed(args.seed)
-        return CausalVideoDiT(VideoMLAConfig.tiny(attention='dense'))
+        return CausalVideoDiT(VideoMLAConfig.tiny(attention='dense', **size))
     if args.init:                                                  # continue a VideoMLA run
         model = load_checkpoint(_existing('--init', args.init))
         if model.cfg.attention != 'mla':
