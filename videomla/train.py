@@ -36,10 +36,11 @@ from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 # %% auto #0
 __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade', 'tf_batch', 'tf_loss',
            'flow_matching_loss', 'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video',
-           'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'candidate_row',
-           'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train', 'bidirectional_forward', 'bd_batch',
-           'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout', 'own_samples', 'dmd_loss',
-           'train_self_forcing', 'geometry_overrides', 'size_overrides', 'add_train_parser', 'run_train']
+           'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'forecast_mse',
+           'candidate_row', 'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train',
+           'bidirectional_forward', 'bd_batch', 'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout',
+           'own_samples', 'dmd_loss', 'train_self_forcing', 'geometry_overrides', 'size_overrides', 'add_train_parser',
+           'run_train']
 
 # %% ../nbs/09_train.ipynb #c003v
 def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
@@ -378,6 +379,26 @@ def drift_report(model: CausalVideoDiT,
                          background=err(b), objects=sum(found) / len(found),
                          true_objects=sum(w.n_objects for w in worlds) / len(worlds)))
     return rows
+
+# %% ../nbs/09_train.ipynb #20df4eab
+@torch.no_grad()
+def forecast_mse(model: CausalVideoDiT,
+                 seeds: tuple = tuple(range(2000, 2032)),  # held-out worlds
+                 n_chunks: int = 4,  # chunks per clip: the first is context only
+                 seed: int = 0,  # the noise
+                ) -> dict:  # {'mse', 'copy_last', 'background'}: mean squared errors
+    "Teacher-forced x0 from pure noise (sigma = 1) on each chunk after the first: the forecast."
+    if not seeds: raise ValueError('forecast_mse: seeds must not be empty')
+    _count('forecast_mse', 'n_chunks', n_chunks, lo=2)
+    w, Fc = model.patch_embedding.weight, model.cfg.frames_per_chunk
+    worlds, F = [make_world(s) for s in seeds], n_chunks * Fc
+    x = torch.stack([wd.frames(0, F) for wd in worlds]).transpose(1, 2).to(w)  # (B, F, C, H, W)
+    eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(w)
+    x0 = eps - teacher_forcing_forward(model, x, eps, 1000.0)   # x_1 = eps, so x0 = eps - v
+    last = torch.tensor([(f // Fc) * Fc - 1 for f in range(Fc, F)])  # each chunk's last context
+    b = torch.stack([wd.background for wd in worlds])[:, None].to(w)
+    err = lambda y: float((y - x[:, Fc:]).square().mean())
+    return dict(mse=err(x0[:, Fc:]), copy_last=err(x[:, last]), background=err(b))
 
 # %% ../nbs/09_train.ipynb #c018j2
 def candidate_row(path,  # a checkpoint (any stage)
