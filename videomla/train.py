@@ -388,8 +388,10 @@ def forecast_mse(model: CausalVideoDiT,
                  seed: int = 0,  # the noise
                 ) -> dict:  # {'mse', 'copy_last', 'background'}: mean squared errors
     "Teacher-forced x0 from pure noise (sigma = 1) on each chunk after the first: the forecast."
-    if not seeds: raise ValueError('forecast_mse: seeds must not be empty')
-    _count('forecast_mse', 'n_chunks', n_chunks, lo=2)
+    if not isinstance(seeds, (tuple, list)) or not seeds:
+        raise ValueError(f'forecast_mse: seeds must be a non-empty tuple of world seeds, '
+                         f'got {seeds!r}')
+    _count('forecast_mse', 'n_chunks', n_chunks, lo=2); _count('forecast_mse', 'seed', seed, lo=0)
     w, Fc = model.patch_embedding.weight, model.cfg.frames_per_chunk
     worlds, F = [make_world(s) for s in seeds], n_chunks * Fc
     x = torch.stack([wd.frames(0, F) for wd in worlds]).transpose(1, 2).to(w)  # (B, F, C, H, W)
@@ -1057,8 +1059,8 @@ def _same_geometry(model, over: dict, path) -> CausalVideoDiT:
 # %% ../nbs/09_train.ipynb #e43ba3c6
 def _initial_model(args) -> CausalVideoDiT:
     "The model a stage starts from: fresh seeded dense, a checkpoint, or the converted teacher."
-    geometry, size = args.kv_lora_rank or args.rope_pairs, size_overrides(args)  # both checked
-    if geometry and not args.stage.startswith('mla-'):
+    size = size_overrides(args)                                # checked for every stage
+    if (args.kv_lora_rank, args.rope_pairs) != (None, None) and not args.stage.startswith('mla-'):
         raise ValueError(f'--kv-lora-rank/--rope-pairs: only the mla-* stages convert, '
                          f'not {args.stage}')
     if args.stage == 'self-forcing':
@@ -1081,10 +1083,9 @@ def _initial_model(args) -> CausalVideoDiT:
         if model.cfg.attention != 'mla':
             raise ValueError(f'--init: {args.init} is not a VideoMLA model')
         return _same_geometry(model, geometry_overrides(args, model.cfg.head_dim), args.init)
-    teacher = _existing('--teacher', args.teacher or checkpoint_path('dense'))
-    init, dense = args.stage.split('-')[1], load_checkpoint(teacher)
-    over = geometry_overrides(args, dense.cfg.head_dim)
-    return convert_to_mla(dense, init, seed=args.seed, **over)
+    dense = load_checkpoint(_existing('--teacher', args.teacher or checkpoint_path('dense')))
+    return convert_to_mla(dense, args.stage.split('-')[1], seed=args.seed,
+                          **geometry_overrides(args, dense.cfg.head_dim))
 
 # %% ../nbs/09_train.ipynb #c053a
 def _sha256(path) -> str:
