@@ -8,7 +8,7 @@ MODE: vanilla     v_ref from an empty cache (no past at all);
       fractional:S v_ref from a second cache whose every chunk is committed noised to level S;
       sink        v_ref from a second cache that holds only the given first chunk.
 Steps at warped t >= T_MIN are guided (default 0: all four). Free-running rollouts of 11_results' worlds
-201-203 x sampling seeds 0-1, scored on their first and last 5 s (one JSON line)."""
+201-203 x sampling seeds 0-1, scored on their first and last 5 s and on every 5 s window (one JSON line)."""
 import json, math, sys, time, torch
 torch.set_num_threads(1)
 import videomla.rollout as R
@@ -74,7 +74,8 @@ for ws in (201, 202, 203):
         v = v.transpose(0, 1)
         a, b = evaluate_video(v[:, :40], w), evaluate_video(v[:, -40:], w)
         found = float(frame_stats(v[:, -40:], w)['present'].sum(1).float().mean())
-        rows.append(dict(a=a, b=b, found=found, true=w.n_objects))
+        wins = [evaluate_video(v[:, k:k + 40], w) for k in range(0, v.shape[1] - 39, 40)]
+        rows.append(dict(a=a, b=b, found=found, true=w.n_objects, wins=wins))
 mean = lambda f: round(sum(f(r) for r in rows) / len(rows), 3)
 sd = lambda f: round(float(torch.tensor([f(r) for r in rows]).std()), 3)
 print(json.dumps(dict(model=spec, mode=mode, w=W, t_min=t_min, secs=secs,
@@ -83,4 +84,6 @@ print(json.dumps(dict(model=spec, mode=mode, w=W, t_min=t_min, secs=secs,
       per={k: mean(lambda r: r['a'][k]) for k in METRICS},
       perlong={k: mean(lambda r: r['b'][k]) for k in METRICS},
       objects=mean(lambda r: r['found']), kept=sum(abs(r['found'] - r['true']) <= 1 for r in rows),
+      windows={k: [mean(lambda r: r['wins'][i][k]) for i in range(len(rows[0]['wins']))]
+               for k in ('overall', 'background_consistency', 'count_stability')},
       wall_s=round(time.time() - t0))), flush=True)
