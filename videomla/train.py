@@ -37,7 +37,7 @@ from .data import TinyWorldDataset, clip_batch, clip_seed, make_world
 __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 'sample_sigmas', 'Degrade', 'tf_batch', 'tf_loss',
            'flow_matching_loss', 'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video',
            'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'forecast_mse',
-           'candidate_row', 'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train',
+           'candidate_row', 'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train', 'distill_loss',
            'bidirectional_forward', 'bd_batch', 'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout',
            'own_samples', 'dmd_loss', 'train_self_forcing', 'geometry_overrides', 'size_overrides', 'add_train_parser',
            'run_train']
@@ -459,7 +459,7 @@ def _check_train_args(steps, batch_size, n_frames, lr, betas, weight_decay, warm
     for b in betas: _number(fn, 'betas', b, 0, 1, hi_open=True)
 
 # %% ../nbs/09_train.ipynb #c045
-OBJECTIVES = ('teacher-forcing', 'bidirectional')
+OBJECTIVES = ('teacher-forcing', 'bidirectional', 'distill')
 
 def _train_options(context_noise, ema, objective, degrade, lr_final, init) -> dict:
     "Check train's options; the ones that differ from a plain run (recorded only when used)."
@@ -559,18 +559,41 @@ def step_batch(cfg: VideoMLAConfig, step: int,  # the model's config, the step's
 
 # %% ../nbs/09_train.ipynb #050f575e
 def _train_step(model, opt, avg, i: int, steps: int, a: dict,  # a: train's recorded arguments
-                degrade, ema: float, lr_final: float, objective: str) -> float:
+                degrade, ema: float, lr_final: float, objective: str,
+                teacher: CausalVideoDiT | None = None) -> float:
     "Step i of train: its global batch, one `train_step`, the EMA; its loss."
     w = model.patch_embedding.weight
     batch = step_batch(model.cfg, i, a['seed'], a['batch_size'], a['n_frames'], a['shift'],
                        a['context_noise'], degrade, objective, w.dtype, w.device, **a['data_kw'])
     for group in opt.param_groups: group['lr'] = lr_at(i, a['lr'], steps, a['warmup'], lr_final)
     fn = bd_loss if objective == 'bidirectional' else tf_loss
+    if objective == 'distill': fn = lambda m, *b: distill_loss(m, teacher, *b)
     loss = train_step(StepLoss(model, fn), opt, batch, a['grad_clip'])
     if avg is not None:
         with torch.no_grad():
             for pa, pm in zip(avg.parameters(), model.parameters()): pa.lerp_(pm, 1 - ema)
     return loss
+
+# %% ../nbs/09_train.ipynb #ae8db0da
+_SAME_DATA = ('in_channels', 'patch_size', 'latent_height', 'latent_width', 'frames_per_chunk',
+              'fps', 'cond_dim')
+
+def _check_teacher(teacher, model: CausalVideoDiT, objective: str):
+    "train's teacher: given exactly for 'distill', a CausalVideoDiT on the student's data, device."
+    if objective != 'distill':
+        if teacher is not None:
+            raise ValueError(f"teacher: only objective 'distill' takes one, not {objective!r}")
+        return
+    if not isinstance(teacher, CausalVideoDiT):
+        raise ValueError(f"teacher: objective 'distill' needs a CausalVideoDiT, "
+                         f'got {type(teacher).__name__}')
+    if diff := [k for k in _SAME_DATA if getattr(teacher.cfg, k) != getattr(model.cfg, k)]:
+        raise ValueError(f'teacher: must see the student\'s data; its config differs in {diff}')
+    w, t = model.patch_embedding.weight, teacher.patch_embedding.weight
+    if (t.dtype, t.device) != (w.dtype, w.device):
+        raise ValueError(f'teacher: must be on the student\'s dtype and device '
+                         f'{(w.dtype, w.device)}, got {(t.dtype, t.device)}')
+    teacher.eval()
 
 # %% ../nbs/09_train.ipynb #9b1cebb2
 # long: train's signature documents each of its options, one a line
@@ -588,7 +611,8 @@ def train(model: CausalVideoDiT,
           ema: float = 0.0,  # EMA decay of a weight average kept beside the model (0: none)
           lr_final: float = 0.1,  # the cosine decays to lr_final * lr
           init: str | None = None,  # a label of the starting weights (checked on resume)
-          objective: str = 'teacher-forcing',  # or 'bidirectional' (a real score for DMD)
+          objective: str = 'teacher-forcing',  # or 'bidirectional' (a real score for DMD), 'distill'
+          teacher: CausalVideoDiT | None = None,  # 'distill': whose velocity is the target
           seed: int = 0,  # step i's clips and noise are drawn from seeds derived from (seed, i)
           interval: int = 50,  # steps between checkpoints and history entries
           resume: bool = True,  # continue from ckpt_path if it exists
@@ -600,6 +624,7 @@ def train(model: CausalVideoDiT,
     _check_train_args(steps, batch_size, n_frames, lr, betas, weight_decay, warmup, grad_clip, shift,
                       lr_final, seed, interval)
     used = _train_options(context_noise, ema, objective, degrade, lr_final, init)
+    _check_teacher(teacher, model, objective)
     args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas),
                 weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, shift=shift,
                 context_noise=context_noise, seed=seed, stage=stage, data_kw=data_kw,
@@ -611,7 +636,8 @@ def train(model: CausalVideoDiT,
     try:
         while st['step'] < steps:
             i = st['step']
-            loss = _train_step(model, opt, avg, i, steps, args, degrade, ema, lr_final, objective)
+            loss = _train_step(model, opt, avg, i, steps, args, degrade, ema, lr_final, objective,
+                               teacher)
             losses.append(loss)
             st['step'] += 1; _tick(bar, loss, st['step'], ckpt_path, 'train')
             if st['step'] % interval == 0 or st['step'] == steps:
@@ -620,6 +646,20 @@ def train(model: CausalVideoDiT,
     finally: bar.close()
     model.eval()
     return dict(**st, hardware=hardware(), train_args=args, ema=None if avg is None else avg.eval())
+
+# %% ../nbs/09_train.ipynb #4194827f
+def distill_loss(model: CausalVideoDiT, teacher: CausalVideoDiT,  # student, frozen teacher
+                 x0: Tensor, sigma: Tensor, eps: Tensor,  # tf_batch's draws
+                 ctx: Tensor | None = None, t_ctx: Tensor | None = None,
+                 cond: Tensor | None = None) -> Tensor:  # () squared error to the teacher's v
+    "tf_loss with the teacher's velocity on the same noisy chunks and context as the target."
+    s = sigma.to(x0.dtype)[..., None, None, None]  # (B, F, 1, 1, 1)
+    xt = (1 - s) * x0 + s * eps
+    ctx, t_ctx = x0 if ctx is None else ctx, 0.0 if t_ctx is None else t_ctx
+    with torch.no_grad():
+        target = teacher_forcing_forward(teacher, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
+    v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
+    return (v - target).square().mean()
 
 # %% ../nbs/09_train.ipynb #c049b
 def _full_attend(attn: nn.Module, h: Tensor,  # (B, F*N, d)
@@ -1009,6 +1049,8 @@ def _add_recipe_args(p: argparse.ArgumentParser):
                    help='the cosine schedule ends at this fraction of --lr')
     p.add_argument('--real', default=None,
                    help='self-forcing: the bidirectional real score (a stage bidirectional export)')
+    p.add_argument('--distill', default=None,
+                   help='dense, mla-*: learn this checkpoint\'s velocity, not the true one')
     p.add_argument('--lr-critic', type=_positive_float, default=None,
                    help='self-forcing: the critic\'s learning rate')
     p.add_argument('--critic-steps', type=_positive_int, default=None,
@@ -1151,11 +1193,15 @@ def _run_teacher_forcing(args, model, out, pick) -> int:
     deg = {k: pick(k) for k in ('fade_min', 'fade_p', 'blur_p')}
     deg |= _drift_options(args)
     deg = Degrade(**deg) if deg['fade_p'] or deg['blur_p'] or deg.get('drift_p') else None
+    init = (start := _start_file(args)) and _signature(start)
+    teacher = None
+    objective = 'bidirectional' if args.stage == 'bidirectional' else 'teacher-forcing'
+    if args.distill:
+        teacher, objective = load_checkpoint(args.distill), 'distill'
+        init = f'{init} distill {_signature(args.distill)}'
     log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
                 context_noise=pick('context_noise'), degrade=deg, ema=pick('ema'),
-                lr_final=pick('lr_final'),
-                init=(start := _start_file(args)) and _signature(start),
-                objective='bidirectional' if args.stage == 'bidirectional' else 'teacher-forcing',
+                lr_final=pick('lr_final'), init=init, objective=objective, teacher=teacher,
                 seed=args.seed, interval=args.interval, progress=not args.quiet, stage=args.stage)
     if log['ema'] is not None: model = log['ema']
     hw, last = log['hardware'], log['history'][-1]
@@ -1188,6 +1234,9 @@ def _run_train(args, out: Path) -> int:
     d = DEFAULTS[args.stage]
     pick = lambda k: d[k] if getattr(args, k) is None else getattr(args, k)
     _drift_options(args)                                 # before any work
+    if args.distill and args.stage in ('bidirectional', 'self-forcing'):
+        raise ValueError(f'--distill: only the dense and mla-* stages distill, not {args.stage}')
+    if args.distill: _existing('--distill', args.distill)
     model = _initial_model(args)
     if args.stage == 'self-forcing': return _run_self_forcing(args, model, out, pick)
     return _run_teacher_forcing(args, model, out, pick)
