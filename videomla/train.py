@@ -38,9 +38,9 @@ __all__ = ['OBJECTIVES', 'DEFAULTS', 'TRAIN_STAGES', 'teacher_forcing_forward', 
            'flow_matching_loss', 'convert_to_mla', 'kv_effective_ranks', 'kv_spectra', 'hardware', 'continue_video',
            'degrade_context', 'drift_context', 'clip_backgrounds', 'loop_gain', 'drift_report', 'forecast_mse',
            'candidate_row', 'lr_at', 'StepLoss', 'shard_batch', 'train_step', 'step_batch', 'train', 'distill_loss',
-           'bidirectional_forward', 'bd_batch', 'bd_loss', 'bidirectional_loss', 'OwnRollout', 'own_rollout',
-           'own_samples', 'dmd_loss', 'train_self_forcing', 'geometry_overrides', 'size_overrides', 'add_train_parser',
-           'run_train']
+           'object_weights', 'bidirectional_forward', 'bd_batch', 'bd_loss', 'bidirectional_loss', 'OwnRollout',
+           'own_rollout', 'own_samples', 'dmd_loss', 'train_self_forcing', 'geometry_overrides', 'size_overrides',
+           'add_train_parser', 'run_train']
 
 # %% ../nbs/09_train.ipynb #c003v
 def _number(fn: str, name: str, v, lo: float, hi: float, lo_open=False, hi_open=False) -> float:
@@ -171,13 +171,15 @@ def tf_batch(x0: Tensor,  # (B, F, C, H, W) clean clips
 def tf_loss(model: CausalVideoDiT, x0: Tensor, sigma: Tensor, eps: Tensor,  # tf_batch's draws
             ctx: Tensor | None = None, t_ctx: Tensor | None = None,  # None: the clean clip, t = 0
             cond: Tensor | None = None,  # (B, L, cond_dim) if cfg.cond_dim > 0
-           ) -> Tensor:  # () mean squared error of the velocity
+            weight: Tensor | None = None,  # (B, F, 1, H, W) per-pixel weights; None: uniform
+           ) -> Tensor:  # () mean squared error of the velocity (weighted mean if given)
     "Teacher-forcing flow matching on given draws: x_t = (1 - sigma) x0 + sigma eps, v = eps - x0."
     s = sigma.to(x0.dtype)[..., None, None, None]  # (B, F, 1, 1, 1)
     xt = (1 - s) * x0 + s * eps
     ctx, t_ctx = x0 if ctx is None else ctx, 0.0 if t_ctx is None else t_ctx
     v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
-    return (v - (eps - x0)).square().mean()
+    err = (v - (eps - x0)).square()
+    return err.mean() if weight is None else (err * weight).sum() / weight.expand_as(err).sum()
 
 def flow_matching_loss(
         model: CausalVideoDiT,
@@ -461,7 +463,8 @@ def _check_train_args(steps, batch_size, n_frames, lr, betas, weight_decay, warm
 # %% ../nbs/09_train.ipynb #c045
 OBJECTIVES = ('teacher-forcing', 'bidirectional', 'distill')
 
-def _train_options(context_noise, ema, objective, degrade, lr_final, init) -> dict:
+def _train_options(context_noise, ema, objective, degrade, lr_final, init,
+                   object_weight=0.0) -> dict:
     "Check train's options; the ones that differ from a plain run (recorded only when used)."
     _number('train', 'context_noise', context_noise, 0, 1, hi_open=True)
     _number('train', 'ema', ema, 0, 1, hi_open=True)
@@ -469,9 +472,14 @@ def _train_options(context_noise, ema, objective, degrade, lr_final, init) -> di
         raise ValueError(f'train: degrade must be a Degrade or None, got {degrade!r:.80}')
     if objective not in OBJECTIVES:
         raise ValueError(f'objective: must be one of {OBJECTIVES}, got {objective!r}')
+    _number('train', 'object_weight', object_weight, 0, 1000)
+    if object_weight and objective != 'teacher-forcing':
+        raise ValueError(f"object_weight: only the 'teacher-forcing' objective weights its loss, "
+                         f'not {objective!r}')
     extra = dict(degrade=degrade and degrade.record(), ema=ema, lr_final=lr_final, init=init,
-                 objective=objective)
-    plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing')
+                 objective=objective, object_weight=object_weight)
+    plain = dict(degrade=None, ema=0.0, lr_final=0.1, init=None, objective='teacher-forcing',
+                 object_weight=0.0)
     return {k: v for k, v in extra.items() if v != plain[k]}
 
 def _resume_train(model, ckpt_path, opt, avg, args: dict) -> dict:
@@ -560,7 +568,7 @@ def step_batch(cfg: VideoMLAConfig, step: int,  # the model's config, the step's
 # %% ../nbs/09_train.ipynb #050f575e
 def _train_step(model, opt, avg, i: int, steps: int, a: dict,  # a: train's recorded arguments
                 degrade, ema: float, lr_final: float, objective: str,
-                teacher: CausalVideoDiT | None = None) -> float:
+                teacher: CausalVideoDiT | None = None, object_weight: float = 0.0) -> float:
     "Step i of train: its global batch, one `train_step`, the EMA; its loss."
     w = model.patch_embedding.weight
     batch = step_batch(model.cfg, i, a['seed'], a['batch_size'], a['n_frames'], a['shift'],
@@ -568,6 +576,11 @@ def _train_step(model, opt, avg, i: int, steps: int, a: dict,  # a: train's reco
     for group in opt.param_groups: group['lr'] = lr_at(i, a['lr'], steps, a['warmup'], lr_final)
     fn = bd_loss if objective == 'bidirectional' else tf_loss
     if objective == 'distill': fn = lambda m, *b: distill_loss(m, teacher, *b)
+    if object_weight:                  # the weights travel with the batch (sharded with it)
+        bg = clip_backgrounds(a['batch_size'], a['n_frames'], clip_seed(a['seed'], 2 * i),
+                              **a['data_kw']).to(batch[0])
+        batch = (*batch, object_weights(batch[0], bg, object_weight))
+        fn = lambda m, *b: tf_loss(m, *b[:-1], weight=b[-1])
     loss = train_step(StepLoss(model, fn), opt, batch, a['grad_clip'])
     if avg is not None:
         with torch.no_grad():
@@ -613,6 +626,7 @@ def train(model: CausalVideoDiT,
           init: str | None = None,  # a label of the starting weights (checked on resume)
           objective: str = 'teacher-forcing',  # or 'bidirectional' (a real score for DMD), 'distill'
           teacher: CausalVideoDiT | None = None,  # 'distill': whose velocity is the target
+          object_weight: float = 0.0,  # extra loss weight on object pixels (object_weights)
           seed: int = 0,  # step i's clips and noise are drawn from seeds derived from (seed, i)
           interval: int = 50,  # steps between checkpoints and history entries
           resume: bool = True,  # continue from ckpt_path if it exists
@@ -623,7 +637,7 @@ def train(model: CausalVideoDiT,
     "Teacher-forcing flow-matching training with AdamW, resumable from its own checkpoints."
     _check_train_args(steps, batch_size, n_frames, lr, betas, weight_decay, warmup, grad_clip, shift,
                       lr_final, seed, interval)
-    used = _train_options(context_noise, ema, objective, degrade, lr_final, init)
+    used = _train_options(context_noise, ema, objective, degrade, lr_final, init, object_weight)
     _check_teacher(teacher, model, objective)
     args = dict(batch_size=batch_size, n_frames=n_frames, lr=lr, betas=list(betas),
                 weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, shift=shift,
@@ -637,7 +651,7 @@ def train(model: CausalVideoDiT,
         while st['step'] < steps:
             i = st['step']
             loss = _train_step(model, opt, avg, i, steps, args, degrade, ema, lr_final, objective,
-                               teacher)
+                               teacher, object_weight)
             losses.append(loss)
             st['step'] += 1; _tick(bar, loss, st['step'], ckpt_path, 'train')
             if st['step'] % interval == 0 or st['step'] == steps:
@@ -660,6 +674,21 @@ def distill_loss(model: CausalVideoDiT, teacher: CausalVideoDiT,  # student, fro
         target = teacher_forcing_forward(teacher, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
     v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
     return (v - target).square().mean()
+
+# %% ../nbs/09_train.ipynb #25f45cb0
+def object_weights(x0: Tensor,  # (B, F, C, H, W) clean clips
+                   background: Tensor,  # (B, C, H, W) each clip's static background
+                   weight: float,  # the extra weight of an object pixel
+                   threshold: float = 0.05,  # a pixel is an object's if it differs by more
+                  ) -> Tensor:  # (B, F, 1, H, W): 1 + weight on object pixels, 1 elsewhere
+    "Per-pixel loss weights that put `weight` more on the pixels of the clips' objects."
+    _number('object_weights', 'weight', weight, 0, 1000)
+    _number('object_weights', 'threshold', threshold, 0, 2)
+    if x0.ndim != 5 or background.shape != (x0.shape[0], *x0.shape[2:]):
+        raise ValueError(f'object_weights: x0 (B, F, C, H, W) and background (B, C, H, W) must '
+                         f'match, got {tuple(x0.shape)} and {tuple(background.shape)}')
+    obj = (x0 - background[:, None]).abs().amax(2, keepdim=True) > threshold    # (B, F, 1, H, W)
+    return 1 + weight * obj.to(x0)
 
 # %% ../nbs/09_train.ipynb #c049b
 def _full_attend(attn: nn.Module, h: Tensor,  # (B, F*N, d)
@@ -954,6 +983,8 @@ def _seed(s: str) -> int:
     return _checked(s, int, lambda v: 0 <= v < 2 ** 63, 'an int in [0, 2**63)')
 def _positive_float(s: str) -> float:
     return _checked(s, float, lambda v: 0 < v <= 1, 'a number in (0, 1]')
+def _weight(s: str) -> float:
+    return _checked(s, float, lambda v: 0 <= v <= 1000, 'a number in [0, 1000]')
 def _unit_float(s: str) -> float:
     return _checked(s, float, lambda v: 0 <= v < 1, 'a number in [0, 1)')
 def _unit_interval(s: str) -> float:
@@ -1051,6 +1082,8 @@ def _add_recipe_args(p: argparse.ArgumentParser):
                    help='self-forcing: the bidirectional real score (a stage bidirectional export)')
     p.add_argument('--distill', default=None,
                    help='dense, mla-*: learn this checkpoint\'s velocity, not the true one')
+    p.add_argument('--object-weight', type=_weight, default=None,
+                   help='dense, mla-*: extra loss weight on the pixels of objects (object_weights)')
     p.add_argument('--lr-critic', type=_positive_float, default=None,
                    help='self-forcing: the critic\'s learning rate')
     p.add_argument('--critic-steps', type=_positive_int, default=None,
@@ -1202,6 +1235,7 @@ def _run_teacher_forcing(args, model, out, pick) -> int:
     log = train(model, pick('steps'), out, batch_size=args.batch_size, lr=pick('lr'),
                 context_noise=pick('context_noise'), degrade=deg, ema=pick('ema'),
                 lr_final=pick('lr_final'), init=init, objective=objective, teacher=teacher,
+                object_weight=args.object_weight or 0.0,
                 seed=args.seed, interval=args.interval, progress=not args.quiet, stage=args.stage)
     if log['ema'] is not None: model = log['ema']
     hw, last = log['hardware'], log['history'][-1]
@@ -1237,6 +1271,9 @@ def _run_train(args, out: Path) -> int:
     if args.distill and args.stage in ('bidirectional', 'self-forcing'):
         raise ValueError(f'--distill: only the dense and mla-* stages distill, not {args.stage}')
     if args.distill: _existing('--distill', args.distill)
+    if args.object_weight and (args.distill or args.stage in ('bidirectional', 'self-forcing')):
+        raise ValueError('--object-weight: only the dense and mla-* stages without --distill '
+                         'weight their loss')
     model = _initial_model(args)
     if args.stage == 'self-forcing': return _run_self_forcing(args, model, out, pick)
     return _run_teacher_forcing(args, model, out, pick)
