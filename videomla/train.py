@@ -179,6 +179,7 @@ def tf_loss(model: CausalVideoDiT, x0: Tensor, sigma: Tensor, eps: Tensor,  # tf
     ctx, t_ctx = x0 if ctx is None else ctx, 0.0 if t_ctx is None else t_ctx
     v = teacher_forcing_forward(model, ctx, xt, 1000 * sigma, cond, t_context=t_ctx)
     err = (v - (eps - x0)).square()
+    if weight is not None: _check_loss_weight(weight, err)      # (object_weights' cell)
     return err.mean() if weight is None else (err * weight).sum() / weight.expand_as(err).sum()
 
 def flow_matching_loss(
@@ -676,6 +677,13 @@ def distill_loss(model: CausalVideoDiT, teacher: CausalVideoDiT,  # student, fro
     return (v - target).square().mean()
 
 # %% ../nbs/09_train.ipynb #25f45cb0
+def _check_loss_weight(weight: Tensor, err: Tensor):
+    "tf_loss's weight: one per pixel (or per value) of the clip, >= 0 and not all 0."
+    if (weight.shape not in ((*err.shape[:2], 1, *err.shape[3:]), err.shape)
+            or not (weight >= 0).all() or not weight.sum() > 0):
+        raise ValueError(f'tf_loss: weight must be (B, F, 1, H, W) or (B, F, C, H, W) of the clip, '
+                         f'>= 0 and not all 0, got {tuple(weight.shape)}')
+
 def object_weights(x0: Tensor,  # (B, F, C, H, W) clean clips
                    background: Tensor,  # (B, C, H, W) each clip's static background
                    weight: float,  # the extra weight of an object pixel
