@@ -678,11 +678,11 @@ def distill_loss(model: CausalVideoDiT, teacher: CausalVideoDiT,  # student, fro
 
 # %% ../nbs/09_train.ipynb #25f45cb0
 def _check_loss_weight(weight: Tensor, err: Tensor):
-    "tf_loss's weight: one per pixel (or per value) of the clip, >= 0 and not all 0."
+    "tf_loss's weight: one per pixel (or per value) of the clip, finite, >= 0 and not all 0."
     if (weight.shape not in ((*err.shape[:2], 1, *err.shape[3:]), err.shape)
-            or not (weight >= 0).all() or not weight.sum() > 0):
+            or not torch.isfinite(weight).all() or not (weight >= 0).all() or not weight.sum() > 0):
         raise ValueError(f'tf_loss: weight must be (B, F, 1, H, W) or (B, F, C, H, W) of the clip, '
-                         f'>= 0 and not all 0, got {tuple(weight.shape)}')
+                         f'finite, >= 0 and not all 0, got {tuple(weight.shape)}')
 
 def object_weights(x0: Tensor,  # (B, F, C, H, W) clean clips
                    background: Tensor,  # (B, C, H, W) each clip's static background
